@@ -1,0 +1,66 @@
+// Where the test stack listens, and fresh, isolated resources on it: every test gets its own
+// topic and database so that no test depends on another's leftovers.
+import { randomBytes } from 'node:crypto';
+import Kafka from '@confluentinc/kafka-javascript';
+import knex, { type Knex } from 'knex';
+
+export const kafkaBrokers = process.env['DOCPIPE_KAFKA_BROKERS'] ?? '127.0.0.1:9092';
+
+export const db = {
+  host: process.env['DOCPIPE_DB_HOST'] ?? '127.0.0.1',
+  port: Number(process.env['DOCPIPE_DB_PORT'] ?? 3306),
+  user: process.env['DOCPIPE_DB_USER'] ?? 'docpipe',
+  password: process.env['DOCPIPE_DB_PASSWORD'] ?? 'docpipe',
+  database: process.env['DOCPIPE_DB_NAME'] ?? 'docpipe',
+};
+
+/** A name no other test (or earlier run) uses: `prefix_<time>_<random>`. */
+export const uniqueName = (prefix: string): string =>
+  `${prefix}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
+
+/** The slice of tap's test object these helpers need. */
+export interface Teardown {
+  teardown(fn: () => unknown): void;
+}
+
+/** Creates a topic with `partitions` partitions; deletes it when the test ends. */
+export const createTopic = async (t: Teardown, prefix: string, partitions = 1): Promise<string> => {
+  const topic = uniqueName(prefix);
+  const admin = Kafka.AdminClient.create({ 'bootstrap.servers': kafkaBrokers, log_level: 0 });
+  await new Promise<void>((resolve, reject) => {
+    admin.createTopic({ topic, num_partitions: partitions, replication_factor: 1 }, 10_000, (err) =>
+      err ? reject(err) : resolve(),
+    );
+  });
+  t.teardown(
+    () =>
+      new Promise<void>((resolve) => {
+        admin.deleteTopic(topic, 10_000, () => {
+          admin.disconnect();
+          resolve();
+        });
+      }),
+  );
+  return topic;
+};
+
+/**
+ * Creates a database `<DOCPIPE_DB_NAME>_<unique>` and a knex pool on it as the docpipe user;
+ * drops both when the test ends.
+ */
+export const freshDatabase = async (t: Teardown): Promise<{ name: string; knex: Knex }> => {
+  const name = uniqueName(`${db.database}_t`);
+  const admin = knex({ client: 'mysql2', connection: { ...db } });
+  await admin.raw('CREATE DATABASE ?? CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci', [name]);
+  const pool = knex({
+    client: 'mysql2',
+    connection: { ...db, database: name, charset: 'utf8mb4' },
+    pool: { min: 0, max: 4 },
+  });
+  t.teardown(async () => {
+    await pool.destroy();
+    await admin.raw('DROP DATABASE IF EXISTS ??', [name]);
+    await admin.destroy();
+  });
+  return { name, knex: pool };
+};
