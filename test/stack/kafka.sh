@@ -20,6 +20,8 @@
 #   DOCPIPE_CACHE_DIR [~/.cache/docpipe] where the broker's jars are kept between runs
 #   DOCPIPE_STACK_DIR [<repo>/.stack]   broker data, logs and pid files
 #   DOCPIPE_MAVEN_ARGS                  extra arguments for mvn (a mirror, an offline repo)
+#   DOCPIPE_MVN [mvn]                   the Maven command
+#   JAVA_HOME                           the JDK to run the broker with (else java on PATH)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -33,10 +35,13 @@ CLUSTER_PORT="${DOCPIPE_KAFKA_CLUSTER_PORT:-29092}"
 HEAP="${DOCPIPE_KAFKA_HEAP:-512m}"
 READY_TIMEOUT="${DOCPIPE_KAFKA_READY_TIMEOUT:-90}"
 STOP_TIMEOUT="${DOCPIPE_KAFKA_STOP_TIMEOUT:-60}"
+JAVA="${JAVA_HOME:+$JAVA_HOME/bin/}java"
+MVN="${DOCPIPE_MVN:-mvn}"
 
-for v in SINGLE_PORT CLUSTER_PORT READY_TIMEOUT STOP_TIMEOUT; do
-  [[ "${!v}" =~ ^[0-9]+$ ]] || die "$v must be a whole number, got '${!v}'"
+for v in DOCPIPE_KAFKA_PORT DOCPIPE_KAFKA_CLUSTER_PORT DOCPIPE_KAFKA_READY_TIMEOUT DOCPIPE_KAFKA_STOP_TIMEOUT; do
+  [[ "${!v:-0}" =~ ^[0-9]+$ ]] || die "$v must be a whole number, got '${!v}'"
 done
+[[ "$HEAP" =~ ^[0-9]+[kmgKMG]?$ ]] || die "DOCPIPE_KAFKA_HEAP must be a JVM size such as 512m, got '$HEAP'"
 
 # --- layout of the two modes --------------------------------------------------------------
 
@@ -78,10 +83,10 @@ mode_of() {
 # --- prerequisites ------------------------------------------------------------------------
 
 require_java() {
-  require java "Install a Java 17+ runtime, e.g. 'apt-get install -y openjdk-17-jre-headless'."
+  require "$JAVA" "Install a Java 17+ runtime, e.g. 'apt-get install -y openjdk-17-jre-headless', or set JAVA_HOME to one."
   local major
-  major="$(java -XshowSettings:properties -version 2>&1 | sed -n 's/.*java.specification.version = \([0-9]*\).*/\1/p')"
-  [[ -n "$major" && "$major" -ge 17 ]] || die "Kafka $KAFKA_VERSION needs Java 17 or newer; 'java' is version '${major:-unknown}'."
+  major="$("$JAVA" -XshowSettings:properties -version 2>&1 | sed -n 's/.*java.specification.version = \([0-9]*\).*/\1/p')"
+  [[ -n "$major" && "$major" -ge 17 ]] || die "Kafka $KAFKA_VERSION needs Java 17 or newer; '$JAVA' is version '${major:-unknown}'."
 }
 
 require_client() {
@@ -93,7 +98,7 @@ require_client() {
 # Resolve the broker and its runtime dependencies into the cache, once per Kafka version.
 fetch_jars() {
   [[ -f "$LIBS/.complete" ]] && return 0
-  require mvn "Install Apache Maven, e.g. 'apt-get install -y maven'; it fetches the broker from Maven Central."
+  require "$MVN" "Install Apache Maven, e.g. 'apt-get install -y maven'; it fetches the broker from Maven Central."
   require_java
   note "fetching Apache Kafka $KAFKA_VERSION from Maven Central into $LIBS"
   local log tmp
@@ -101,7 +106,7 @@ fetch_jars() {
   log="$CACHE_DIR/mvn-kafka-$KAFKA_VERSION.log"
   tmp="$(mktemp -d "$CACHE_DIR/libs.XXXXXX")"
   # shellcheck disable=SC2086 # DOCPIPE_MAVEN_ARGS is a list of arguments on purpose
-  if ! mvn -B -f "$POM" ${DOCPIPE_MAVEN_ARGS:-} dependency:copy-dependencies \
+  if ! "$MVN" -B -f "$POM" ${DOCPIPE_MAVEN_ARGS:-} dependency:copy-dependencies \
     -DincludeScope=runtime -DoutputDirectory="$tmp" >"$log" 2>&1; then
     rm -rf "$tmp"
     if grep -qiE 'could not transfer|unknown host|connection refused|connect timed out|network is unreachable|could not resolve|failed to read artifact descriptor' "$log"; then
@@ -192,7 +197,7 @@ format_storage() {
   fi
   rm -rf "$dir/data"
   mkdir -p "$dir/data"
-  java -cp "$LIBS/*" -Dlog4j2.configurationFile="$dir/log4j2.properties" kafka.tools.StorageTool format \
+  "$JAVA" -cp "$LIBS/*" -Dlog4j2.configurationFile="$dir/log4j2.properties" kafka.tools.StorageTool format \
     -t "$id" -c "$dir/server.properties" >"$dir/logs/format.log" 2>&1 ||
     { cat "$dir/logs/format.log" >&2; die "formatting KRaft storage of node $n failed"; }
 }
@@ -235,7 +240,7 @@ launch_node() {
   write_config "$mode" "$n"
   format_storage "$mode" "$n"
   # setsid: the broker must outlive this script and not receive the terminal's Ctrl-C.
-  setsid nohup java "-Xms$HEAP" "-Xmx$HEAP" -XX:+UseG1GC -Djava.awt.headless=true \
+  setsid nohup "$JAVA" "-Xms$HEAP" "-Xmx$HEAP" -XX:+UseG1GC -Djava.awt.headless=true \
     -Dlog4j2.configurationFile="$dir/log4j2.properties" -Dkafka.logs.dir="$dir/logs" \
     -cp "$LIBS/*" kafka.Kafka "$dir/server.properties" >"$dir/logs/stdout.log" 2>&1 </dev/null &
   pid=$!
@@ -269,6 +274,12 @@ wait_ready() {
     fi
     if ((SECONDS >= deadline)); then
       for n in "$@"; do log_tail "$mode" "$n"; done
+      # A broker that never became ready is not left behind half-started.
+      for n in "$@"; do
+        pid="$(cat "$(node_dir "$mode" "$n")/pid" 2>/dev/null || true)"
+        [[ -n "$pid" ]] && kill -KILL "$pid" 2>/dev/null || true
+        rm -f "$(node_dir "$mode" "$n")/pid"
+      done
       die "Kafka at $bootstrap_list did not serve metadata for $expect broker(s) within ${READY_TIMEOUT}s (log tail above). Raise DOCPIPE_KAFKA_READY_TIMEOUT on a slow machine."
     fi
     sleep 0.5
@@ -394,15 +405,19 @@ main() {
       *) positional+=("$1"); shift ;;
     esac
   done
+  local mode modes=(single cluster)
+  # Resolved here, not inside $(...), so that a bad value stops the script.
+  mode_of "${nodes:-${DOCPIPE_KAFKA_NODES:-1}}" >/dev/null
+  mode="$(mode_of "${nodes:-${DOCPIPE_KAFKA_NODES:-1}}")"
+  [[ -n "$nodes" ]] && modes=("$mode")
   case "$cmd" in
-    up) cmd_up "$(mode_of "${nodes:-${DOCPIPE_KAFKA_NODES:-1}}")" ;;
-    down)
-      if [[ -n "$nodes" ]]; then cmd_down "$(mode_of "$nodes")"; else cmd_down single cluster; fi ;;
+    up) cmd_up "$mode" ;;
+    down) cmd_down "${modes[@]}" ;;
     status) cmd_status ;;
     stop-node) cmd_stop_node "${positional[0]:-}" "$kill_flag" ;;
     start-node) cmd_start_node "${positional[0]:-}" ;;
     fetch) fetch_jars; note "Kafka $KAFKA_VERSION jars in $LIBS" ;;
-    bootstrap) bootstrap "$(mode_of "${nodes:-${DOCPIPE_KAFKA_NODES:-1}}")" ;;
+    bootstrap) bootstrap "$mode" ;;
     *) die "usage: kafka.sh up|down|status|stop-node N [--kill]|start-node N|fetch|bootstrap [--nodes 1|3]" ;;
   esac
 }
