@@ -19,6 +19,8 @@
 #   DOCPIPE_KAFKA_STOP_TIMEOUT [60]     seconds to wait for a clean stop before SIGKILL
 #   DOCPIPE_CACHE_DIR [~/.cache/docpipe] where the broker's jars are kept between runs
 #   DOCPIPE_STACK_DIR [<repo>/.stack]   broker data, logs and pid files
+#   DOCPIPE_KAFKA_SERVER_PROPS          extra lines for server.properties (they win over ours),
+#                                       e.g. a SASL listener
 #   DOCPIPE_MAVEN_ARGS                  extra arguments for mvn (a mirror, an offline repo)
 #   DOCPIPE_MVN [mvn]                   the Maven command
 #   JAVA_HOME                           the JDK to run the broker with (else java on PATH)
@@ -157,6 +159,9 @@ auto.create.topics.enable=true
 delete.topic.enable=true
 log.retention.hours=24
 EOF
+  if [[ -n "${DOCPIPE_KAFKA_SERVER_PROPS:-}" ]]; then
+    printf '# From DOCPIPE_KAFKA_SERVER_PROPS:\n%s\n' "$DOCPIPE_KAFKA_SERVER_PROPS" >>"$dir/server.properties"
+  fi
   cat >"$dir/log4j2.properties" <<EOF
 status = warn
 appender.file.type = File
