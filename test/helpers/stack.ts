@@ -3,16 +3,11 @@
 import { randomBytes } from 'node:crypto';
 import Kafka from '@confluentinc/kafka-javascript';
 import knex, { type Knex } from 'knex';
+import { connectionFromEnv } from '../../pipeline/env.js';
 
-export const kafkaBrokers = process.env['DOCPIPE_KAFKA_BROKERS'] ?? '127.0.0.1:9092';
-
-export const db = {
-  host: process.env['DOCPIPE_DB_HOST'] ?? '127.0.0.1',
-  port: Number(process.env['DOCPIPE_DB_PORT'] ?? 3306),
-  user: process.env['DOCPIPE_DB_USER'] ?? 'docpipe',
-  password: process.env['DOCPIPE_DB_PASSWORD'] ?? 'docpipe',
-  database: process.env['DOCPIPE_DB_NAME'] ?? 'docpipe',
-};
+const connection = connectionFromEnv(process.env);
+export const kafkaBrokers = connection.kafkaBrokers;
+export const db = connection.db;
 
 /** A name no other test (or earlier run) uses: `prefix_<time>_<random>`. */
 export const uniqueName = (prefix: string): string =>

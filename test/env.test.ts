@@ -1,0 +1,25 @@
+import t from 'tap';
+import { ConfigError, connectionFromEnv } from '../pipeline/env.js';
+
+t.test('defaults match the local stack', async (t) => {
+  t.same(connectionFromEnv({}), {
+    kafkaBrokers: '127.0.0.1:9092',
+    db: { host: '127.0.0.1', port: 3306, user: 'docpipe', password: 'docpipe', database: 'docpipe' },
+  });
+});
+
+t.test('environment overrides defaults', async (t) => {
+  const c = connectionFromEnv({ DOCPIPE_DB_PORT: '3307', DOCPIPE_KAFKA_BROKERS: 'a:1,b:2', DOCPIPE_DB_PASSWORD: '' });
+  t.equal(c.db.port, 3307);
+  t.equal(c.kafkaBrokers, 'a:1,b:2');
+  t.equal(c.db.password, '', 'an empty password is a password');
+});
+
+t.test('a malformed port names the key and the expected form', async (t) => {
+  t.throws(() => connectionFromEnv({ DOCPIPE_DB_PORT: 'mysql' }), {
+    name: 'ConfigError',
+    key: 'DOCPIPE_DB_PORT',
+    message: 'DOCPIPE_DB_PORT must be a TCP port number (1-65535), got "mysql"',
+  });
+  t.throws(() => connectionFromEnv({ DOCPIPE_DB_PORT: '70000' }), ConfigError);
+});
