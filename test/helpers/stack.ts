@@ -59,3 +59,51 @@ export const freshDatabase = async (t: Teardown): Promise<{ name: string; knex: 
   });
   return { name, knex: pool };
 };
+
+export interface OutMessage {
+  value: Buffer | string | null;
+  key?: string | Buffer | null;
+  partition?: number;
+  headers?: Record<string, string>[];
+}
+
+/** Produces messages (idempotently, acks=all) and resolves once every one is acknowledged. */
+export const produce = async (topic: string, messages: readonly OutMessage[]): Promise<void> => {
+  const producer = new Kafka.Producer({
+    'bootstrap.servers': kafkaBrokers,
+    dr_cb: true,
+    'enable.idempotence': true,
+    'linger.ms': 5,
+    'message.max.bytes': 16 * 1024 * 1024,
+    log_level: 0,
+  });
+  await new Promise<void>((resolve, reject) =>
+    producer.connect({ timeout: 10_000 }, (err) => (err ? reject(err) : resolve())),
+  );
+  producer.setPollInterval(20);
+  try {
+    let acked = 0;
+    const all = new Promise<void>((resolve, reject) => {
+      if (messages.length === 0) resolve();
+      producer.on('delivery-report', (err) => {
+        if (err) return reject(err);
+        if (++acked === messages.length) resolve();
+      });
+    });
+    for (const m of messages) {
+      const value = m.value === null ? null : Buffer.isBuffer(m.value) ? m.value : Buffer.from(m.value);
+      for (;;) {
+        try {
+          producer.produce(topic, m.partition ?? null, value, m.key ?? null, null, undefined, m.headers);
+          break;
+        } catch {
+          // local queue full: let deliveries drain
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      }
+    }
+    await all;
+  } finally {
+    await new Promise<void>((resolve) => producer.disconnect(() => resolve()));
+  }
+};

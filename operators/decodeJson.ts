@@ -1,0 +1,49 @@
+/**
+ * Decodes each record's value as a UTF-8 JSON object. Integer fields named in `exactIntegers`
+ * (default `doc_id`) come out as exact `bigint`s over the whole signed 64-bit range. A value
+ * that is empty (a tombstone), not UTF-8, not JSON, or not an object is dead-lettered with the
+ * reason.
+ *
+ * @example
+ * ```ts
+ * import { decodeJson } from 'docpipe/operators/decodeJson.js';
+ * source.records().pipe(decodeJson({ deadLetter })).subscribe((e) => console.log(e.payload));
+ * ```
+ */
+import type { OperatorFunction } from 'rxjs';
+import type { Envelope } from '../pipeline/envelope.js';
+import { NotAnObjectError, parseJsonExact } from '../pipeline/exactJson.js';
+import { RecordError, type DeadLetter } from '../pipeline/records.js';
+import { mapRecords } from './mapRecords.js';
+
+export interface DecodeJsonOptions {
+  deadLetter: DeadLetter;
+  exactIntegers?: readonly string[];
+}
+
+const STAGE = 'decode';
+
+export const decodeJson = (
+  options: DecodeJsonOptions,
+): OperatorFunction<Envelope<Buffer | null>, Envelope<Record<string, unknown>>> => {
+  const fields = options.exactIntegers ?? ['doc_id'];
+  // fatal: bytes that are not UTF-8 are refused rather than silently replaced with U+FFFD.
+  const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+  return mapRecords((value: Buffer | null) => {
+    if (value === null || value.length === 0) {
+      throw new RecordError(STAGE, 'EmptyValue', 'the record has no value (a tombstone); documents cannot be deleted through docpipe');
+    }
+    let text: string;
+    try {
+      text = utf8.decode(value);
+    } catch {
+      throw new RecordError(STAGE, 'EncodingError', 'the value is not valid UTF-8');
+    }
+    try {
+      return parseJsonExact(text, fields);
+    } catch (err) {
+      if (err instanceof NotAnObjectError) throw new RecordError(STAGE, 'NotAnObject', err.message);
+      throw new RecordError(STAGE, 'SyntaxError', `invalid JSON: ${(err as Error).message}`);
+    }
+  }, options);
+};

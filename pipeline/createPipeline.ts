@@ -1,0 +1,234 @@
+/**
+ * The default chain — Kafka source → decode → validate → (your operator) → batch → bulk
+ * upsert → commit — with its resources (consumer, dead-letter producer, connection pool) and
+ * a graceful stop: stop fetching, drain in-flight batches within a deadline, commit, leave the
+ * group, close the pool.
+ *
+ * @example
+ * ```ts
+ * const pipeline = await createPipeline({
+ *   kafka: { brokers: '127.0.0.1:9092', groupId: 'docpipe', topics: ['documents'] },
+ *   db: { host: '127.0.0.1', port: 3306, user: 'docpipe', password: 'docpipe', database: 'docpipe' },
+ * });
+ * process.once('SIGTERM', () => void pipeline.stop());
+ * await pipeline.done; // rejects on a fatal error, after committing what is done
+ * ```
+ */
+import knexFactory, { type Knex } from 'knex';
+import type { OperatorFunction, Subscription } from 'rxjs';
+import type { Logger } from 'pino';
+import type { Envelope } from './envelope.js';
+import { InFlightBudget, type BudgetLimits } from './inFlightBudget.js';
+import { KafkaSource, type RdKafkaSettings } from './kafkaSource.js';
+import { silentLogger } from './logger.js';
+import type { DbConnection } from './env.js';
+import { batch, type BatchOptions } from '../operators/batch.js';
+import { bulkInsert } from '../operators/bulkInsert.js';
+import { decodeJson } from '../operators/decodeJson.js';
+import { validate, type Document } from '../operators/validate.js';
+import { MysqlSink } from '../sinks/mysqlSink.js';
+import { DeadLetterWriter } from '../sinks/deadLetterWriter.js';
+
+export interface PipelineConfig {
+  kafka: {
+    brokers: string;
+    groupId: string;
+    topics: readonly string[];
+    /** librdkafka settings for the consumer and the dead-letter producer (SASL, SSL, …). */
+    rdkafka?: RdKafkaSettings;
+    /** Dead-letter topic for a source topic (default `<topic>.dlq`). */
+    deadLetterTopic?: (topic: string) => string;
+  };
+  db: DbConnection;
+  table?: string;
+  autoMigrate?: boolean;
+  /** Records and bytes fetched but not done, process-wide. */
+  budget?: Partial<BudgetLimits>;
+  batch?: BatchOptions;
+  /** Batches written at once (default 2). */
+  sinkConcurrency?: number;
+  commitIntervalMs?: number;
+  revokeTimeoutMs?: number;
+  /** How long a graceful stop may take before in-flight work is abandoned (default 30 s). */
+  drainTimeoutMs?: number;
+  retry?: { initialDelayMs?: number; maxDelayMs?: number; maxRetries?: number };
+  /** An operator of yours, run on validated documents before batching. */
+  transform?: OperatorFunction<Envelope<Document>, Envelope<Document>>;
+  logger?: Logger;
+}
+
+export interface PipelineStats {
+  recordsWritten: number;
+  rowsWritten: number;
+  deadLettered: number;
+  batches: number;
+  inFlight: { records: number; bytes: number };
+  paused: boolean;
+}
+
+export interface Pipeline {
+  /** Resolves once stopped cleanly; rejects with the fatal error that stopped it. */
+  readonly done: Promise<void>;
+  /** Graceful stop; resolves with `done`. A second call forces the stop now. */
+  stop(): Promise<void>;
+  stats(): PipelineStats;
+  readonly source: KafkaSource;
+}
+
+export const DEFAULT_BUDGET: BudgetLimits = { maxRecords: 10_000, maxBytes: 32 * 1024 * 1024, lowWater: 0.5 };
+
+/** A knex pool for docpipe: utf8mb4, exact 64-bit integers, strict SQL mode. */
+export const createKnex = (db: DbConnection, poolSize: number): Knex =>
+  knexFactory({
+    client: 'mysql2',
+    connection: {
+      ...db,
+      charset: 'utf8mb4',
+      supportBigNumbers: true,
+      bigNumberStrings: true,
+      connectTimeout: 5_000,
+    },
+    pool: {
+      min: 0,
+      max: poolSize,
+      // Strict mode turns bad data into errors (dead letters) instead of silently truncated rows.
+      afterCreate: (conn: { query: (sql: string, cb: (err: Error | null) => void) => void }, done: (err: Error | null, c: unknown) => void) =>
+        conn.query("SET SESSION sql_mode = CONCAT(@@SESSION.sql_mode, ',STRICT_ALL_TABLES')", (err) => done(err, conn)),
+    },
+    acquireConnectionTimeout: 10_000,
+  });
+
+export const createPipeline = async (config: PipelineConfig): Promise<Pipeline> => {
+  const log = (config.logger ?? silentLogger).child({ component: 'pipeline' });
+  const concurrency = config.sinkConcurrency ?? 2;
+  const knex = createKnex(config.db, concurrency + 1);
+  let sink: MysqlSink;
+  let dlq: DeadLetterWriter;
+  try {
+    sink = await MysqlSink.open(knex, {
+      ...(config.table !== undefined && { table: config.table }),
+      ...(config.autoMigrate !== undefined && { autoMigrate: config.autoMigrate }),
+      ...(config.retry && { retry: config.retry }),
+      ...(config.logger && { logger: config.logger }),
+    });
+    dlq = await DeadLetterWriter.open({
+      brokers: config.kafka.brokers,
+      ...(config.kafka.deadLetterTopic && { topicFor: config.kafka.deadLetterTopic }),
+      ...(config.kafka.rdkafka && { rdkafka: config.kafka.rdkafka }),
+      ...(config.logger && { logger: config.logger }),
+    });
+  } catch (err) {
+    await knex.destroy();
+    throw err;
+  }
+
+  const budget = new InFlightBudget({ ...DEFAULT_BUDGET, ...config.budget });
+  const source = new KafkaSource({
+    brokers: config.kafka.brokers,
+    groupId: config.kafka.groupId,
+    topics: config.kafka.topics,
+    budget,
+    ...(config.commitIntervalMs !== undefined && { commitIntervalMs: config.commitIntervalMs }),
+    ...(config.revokeTimeoutMs !== undefined && { revokeTimeoutMs: config.revokeTimeoutMs }),
+    ...(config.kafka.rdkafka && { rdkafka: config.kafka.rdkafka }),
+    ...(config.logger && { logger: config.logger }),
+  });
+
+  const stats = { recordsWritten: 0, rowsWritten: 0, deadLettered: 0, batches: 0 };
+  const deadLetter = dlq.send;
+  const countingDeadLetter: typeof deadLetter = (record, rejection) => {
+    stats.deadLettered++;
+    deadLetter(record, rejection);
+  };
+
+  const documents = source
+    .records()
+    .pipe(decodeJson({ deadLetter: countingDeadLetter }), validate({ deadLetter: countingDeadLetter }));
+  const chain = (config.transform ? documents.pipe(config.transform) : documents).pipe(
+    batch<Document>(config.batch),
+    bulkInsert(sink, { deadLetter: countingDeadLetter, concurrency }),
+  );
+
+  const drainTimeoutMs = config.drainTimeoutMs ?? 30_000;
+  let subscription: Subscription | undefined;
+  let stopping: Promise<void> | undefined;
+  let forced = false;
+
+  let released: Promise<void> | undefined;
+  const release = (): Promise<void> =>
+    (released ??= (async () => {
+      await source.close();
+      await dlq.close();
+      await knex.destroy();
+    })());
+
+  let finish!: () => void;
+  const done = new Promise<void>((resolve, reject) => {
+    finish = resolve;
+    subscription = chain.subscribe({
+      next: (r) => {
+        stats.batches++;
+        stats.recordsWritten += r.records - r.rejected;
+        stats.rowsWritten += r.written;
+        log.debug({ records: r.records, rows: r.written, rejected: r.rejected, ms: Math.round(r.ms) }, 'batch written');
+      },
+      error: (err: unknown) => {
+        log.error({ err: err instanceof Error ? err.message : String(err) }, 'fatal error; committing what is done and stopping');
+        source.stop();
+        release().then(
+          () => reject(err),
+          () => reject(err),
+        );
+      },
+      complete: () => {
+        // The chain is empty; dead letters may still be on their way to Kafka.
+        void (async () => {
+          if (!forced) {
+            const left = Math.max(0, deadline - Date.now());
+            const drained = await dlq.drain(left);
+            if (!drained || !(await source.whenIdle(Math.max(0, deadline - Date.now())))) {
+              log.warn({ inFlight: source.tracker.inFlight() }, 'drain deadline passed; undone records are left for the next run');
+            }
+          }
+          await release();
+          log.info(stats, 'pipeline stopped');
+          resolve();
+        })().catch(reject);
+      },
+    });
+  });
+  // Keeps `done` from counting as unhandled before the caller awaits it.
+  done.catch(() => {});
+
+  let deadline = Infinity;
+  // Abandons in-flight work; done offsets are still committed, undone ones are re-read later.
+  const forceStop = (why: string) => {
+    if (forced) return;
+    forced = true;
+    log.warn({ inFlight: source.tracker.inFlight() }, `${why}: abandoning in-flight batches`);
+    subscription?.unsubscribe();
+    void release().finally(finish);
+  };
+  const stop = (): Promise<void> => {
+    if (stopping) {
+      // Second request: abandon in-flight work now; done offsets are still committed.
+      forceStop('second stop request');
+      return done.catch(() => {});
+    }
+    log.info({ drainTimeoutMs }, 'stopping: draining in-flight batches');
+    deadline = Date.now() + drainTimeoutMs;
+    source.stop();
+    const timer = setTimeout(() => {
+      if (subscription?.closed === false) forceStop('drain deadline passed');
+    }, drainTimeoutMs);
+    stopping = done.finally(() => clearTimeout(timer)).catch(() => {});
+    return stopping;
+  };
+
+  return {
+    done,
+    stop,
+    source,
+    stats: () => ({ ...stats, inFlight: budget.usage(), paused: budget.full }),
+  };
+};

@@ -1,0 +1,359 @@
+/**
+ * A Kafka consumer group member exposed as an RxJS Observable of envelopes, pull-based and
+ * bounded by an {@link InFlightBudget}: it asks librdkafka for more only while the budget has
+ * room, pauses every assigned partition when it is full (and keeps polling, so the member
+ * stays in its group), and resumes below the budget's low-water mark.
+ *
+ * Offsets are never committed by librdkafka itself: records report `done()` to the
+ * {@link OffsetTracker}, and the source commits the contiguous done prefix periodically, on
+ * revoke and on close.
+ *
+ * @example
+ * ```ts
+ * const budget = new InFlightBudget({ maxRecords: 10_000, maxBytes: 32 << 20, lowWater: 0.5 });
+ * const source = new KafkaSource({ brokers: '127.0.0.1:9092', groupId: 'g', topics: ['docs'], budget });
+ * source.records().subscribe((e) => {
+ *   console.log(e.topic, e.partition, e.offset, e.value?.toString());
+ *   e.done();
+ * });
+ * // later: stop fetching, then commit what is done and leave the group
+ * source.stop();
+ * await source.close();
+ * ```
+ */
+import Kafka, {
+  type KafkaConsumer,
+  type LibrdKafkaError,
+  type Message,
+  type MessageHeader,
+} from '@confluentinc/kafka-javascript';
+import { Observable, type Subscriber } from 'rxjs';
+import type { Logger } from 'pino';
+import type { Envelope, KafkaHeader } from './envelope.js';
+import type { InFlightBudget } from './inFlightBudget.js';
+import { OffsetTracker, type CommitPosition, type TopicPartition } from './offsetTracker.js';
+import { silentLogger } from './logger.js';
+
+export type RdKafkaSettings = Record<string, string | number | boolean>;
+
+export interface KafkaSourceOptions {
+  brokers: string;
+  groupId: string;
+  topics: readonly string[];
+  budget: InFlightBudget;
+  /** Most records asked of librdkafka in one call. */
+  pullBatch?: number;
+  /** How long one poll waits for a first record. */
+  pollTimeoutMs?: number;
+  commitIntervalMs?: number;
+  /** How long a revoke waits for the partition's in-flight records before letting go. */
+  revokeTimeoutMs?: number;
+  /** How long connecting may take before the broker is reported unreachable. */
+  connectTimeoutMs?: number;
+  /** librdkafka settings, passed through last (so they win). */
+  rdkafka?: RdKafkaSettings;
+  logger?: Logger;
+}
+
+/** Calls the binding has that its type declarations leave out. */
+interface ConsumerExtras {
+  incrementalAssign(tps: TopicPartition[]): void;
+  incrementalUnassign(tps: TopicPartition[]): void;
+  assignmentLost(): boolean;
+  rebalanceProtocol(): string;
+  commitCb(tps: CommitPosition[], cb: (err: LibrdKafkaError | null) => void): void;
+  setDefaultIsTimeoutOnlyForFirstMessage(only: boolean): void;
+}
+type Consumer = KafkaConsumer & ConsumerExtras;
+
+const ERR_ASSIGN_PARTITIONS = -175;
+const ERR_REVOKE_PARTITIONS = -174;
+
+/** The broker could not be reached, or refused us, while connecting. */
+export class KafkaConnectError extends Error {
+  constructor(brokers: string, cause: unknown) {
+    super(`cannot connect to Kafka at ${brokers}: ${cause instanceof Error ? cause.message : String(cause)}`, {
+      cause,
+    });
+    this.name = 'KafkaConnectError';
+  }
+}
+
+const tpKey = (topic: string, partition: number) => `${partition}\u0000${topic}`;
+
+const toHeaders = (headers: MessageHeader[] | undefined): KafkaHeader[] => {
+  if (!headers) return [];
+  const out: KafkaHeader[] = [];
+  for (const h of headers) {
+    for (const [key, value] of Object.entries(h)) {
+      out.push({ key, value: Buffer.isBuffer(value) ? value : Buffer.from(String(value)) });
+    }
+  }
+  return out;
+};
+
+export class KafkaSource {
+  readonly tracker: OffsetTracker;
+  private readonly log: Logger;
+  private consumer: Consumer | undefined;
+  /** Partitions being revoked: their records are no longer emitted. */
+  private readonly revoking = new Set<string>();
+  /** Callbacks waiting for in-flight records to finish. */
+  private readonly idleWaiters = new Set<() => void>();
+  private stopRequested = false;
+  private closing: Promise<void> | undefined;
+  private commitInFlight: Promise<void> | undefined;
+  /** Resolves when the poll loop has returned from its last consume call. */
+  private loopEnded: Promise<void> = Promise.resolve();
+  private paused = false;
+
+  constructor(private readonly options: KafkaSourceOptions) {
+    this.log = (options.logger ?? silentLogger).child({ component: 'source' });
+    this.tracker = new OffsetTracker({
+      released: (bytes) => {
+        options.budget.release(bytes);
+        for (const w of [...this.idleWaiters]) w();
+      },
+    });
+  }
+
+  /**
+   * Subscribing connects, joins the group and starts pulling. The stream completes after
+   * {@link stop}; unsubscribing without `stop` commits what is done and closes the consumer.
+   */
+  records(): Observable<Envelope<Buffer | null>> {
+    return new Observable<Envelope<Buffer | null>>((subscriber) => {
+      const offBudget = this.options.budget.onChange((full) => this.onBudgetChange(full));
+      this.start(subscriber).catch((err: unknown) => subscriber.error(err));
+      return () => {
+        offBudget();
+        if (!this.stopRequested) void this.close();
+      };
+    });
+  }
+
+  /** Stops fetching; the records stream completes once the current poll returns. */
+  stop(): void {
+    this.stopRequested = true;
+  }
+
+  /** Commits every done offset of owned partitions now. */
+  commit(filter?: readonly TopicPartition[]): Promise<void> {
+    const consumer = this.consumer;
+    if (!consumer) return Promise.resolve();
+    const run = async (): Promise<void> => {
+      const positions = this.tracker.committable(filter);
+      if (positions.length === 0) return;
+      await new Promise<void>((resolve) => {
+        consumer.commitCb(positions, (err) => {
+          if (err) {
+            // Not fatal: the next commit carries the same or a later position.
+            this.log.warn({ err: err.message, positions }, 'offset commit failed');
+          } else {
+            this.tracker.markCommitted(positions);
+            this.log.debug({ positions }, 'committed');
+          }
+          resolve();
+        });
+      });
+    };
+    // One commit at a time, so a slow one is not overtaken by a later, smaller one.
+    const next = (this.commitInFlight ?? Promise.resolve()).then(run);
+    this.commitInFlight = next;
+    return next;
+  }
+
+  /** Resolves once no record of `tps` (or of any partition) is in flight, or after `timeoutMs`. */
+  whenIdle(timeoutMs: number, tps?: readonly TopicPartition[]): Promise<boolean> {
+    return new Promise((resolve) => {
+      const check = () => {
+        if (this.tracker.inFlight(tps) > 0) return;
+        cleanup();
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        resolve(false);
+      }, timeoutMs);
+      const cleanup = () => {
+        clearTimeout(timer);
+        this.idleWaiters.delete(check);
+      };
+      this.idleWaiters.add(check);
+      check();
+    });
+  }
+
+  /** Stops fetching, commits what is done, leaves the group and disconnects. Idempotent. */
+  close(): Promise<void> {
+    this.stopRequested = true;
+    this.closing ??= this.doClose();
+    return this.closing;
+  }
+
+  private async doClose(): Promise<void> {
+    const consumer = this.consumer;
+    if (!consumer) return;
+    await this.loopEnded;
+    await this.commit();
+    const timer = setInterval(() => {}, 1000); // keeps the event loop alive for the binding's callbacks
+    await new Promise<void>((resolve) => {
+      const guard = setTimeout(() => {
+        this.log.warn('consumer did not disconnect within 15 s; giving up on a clean leave');
+        resolve();
+      }, 15_000);
+      consumer.disconnect(() => {
+        clearTimeout(guard);
+        resolve();
+      });
+    });
+    clearInterval(timer);
+    this.log.info('consumer closed');
+  }
+
+  private async start(subscriber: Subscriber<Envelope<Buffer | null>>): Promise<void> {
+    const o = this.options;
+    const queueKBytes = Math.max(1024, Math.floor(o.budget.limits.maxBytes / 1024 / 4));
+    const consumer = new Kafka.KafkaConsumer(
+      {
+        'bootstrap.servers': o.brokers,
+        'group.id': o.groupId,
+        'client.id': 'docpipe',
+        'enable.auto.commit': false,
+        'enable.auto.offset.store': false,
+        'partition.assignment.strategy': 'cooperative-sticky',
+        // librdkafka prefetches on its own; cap it so the budget, not librdkafka, bounds memory.
+        'queued.max.messages.kbytes': queueKBytes,
+        'socket.keepalive.enable': true,
+        rebalance_cb: (err: LibrdKafkaError, assignment: TopicPartition[]) => this.onRebalance(err, assignment),
+        ...o.rdkafka,
+      },
+      // A topic configuration object replaces librdkafka's defaults for topic-level settings,
+      // so auto.offset.reset must be given here, not among the global settings.
+      { 'auto.offset.reset': 'earliest' },
+    ) as Consumer;
+    this.consumer = consumer;
+    consumer.on('event.error', (err: LibrdKafkaError) => {
+      if (err.isFatal) {
+        subscriber.error(err);
+      } else {
+        // Transport errors while a broker restarts are expected; librdkafka reconnects.
+        this.log.warn({ code: err.code, err: err.message }, 'kafka client error');
+      }
+    });
+    await new Promise<void>((resolve, reject) => {
+      consumer.connect({ timeout: o.connectTimeoutMs ?? 10_000 }, (err) =>
+        err ? reject(new KafkaConnectError(o.brokers, err)) : resolve(),
+      );
+    });
+    consumer.setDefaultConsumeTimeout(o.pollTimeoutMs ?? 100);
+    // Without this, consume(n) waits the timeout again for every message it lacks.
+    consumer.setDefaultIsTimeoutOnlyForFirstMessage(true);
+    consumer.subscribe([...o.topics]);
+    this.log.info({ topics: o.topics, groupId: o.groupId }, 'subscribed');
+
+    const commitTimer = setInterval(() => void this.commit(), o.commitIntervalMs ?? 1000);
+    let endLoop!: () => void;
+    this.loopEnded = new Promise((resolve) => (endLoop = resolve));
+
+    const pull = (): void => {
+      if (this.stopRequested || this.closing) {
+        clearInterval(commitTimer);
+        endLoop();
+        subscriber.complete();
+        return;
+      }
+      const room = o.budget.room();
+      // While the budget is full every partition is paused and this poll returns nothing,
+      // but it still serves rebalances and keeps this member within max.poll.interval.ms.
+      const n = room > 0 ? Math.min(o.pullBatch ?? 1000, room) : 1;
+      consumer.consume(n, (err, messages) => {
+        if (err) {
+          this.log.warn({ code: err.code, err: err.message }, 'consume failed; polling again');
+        } else {
+          for (const m of messages) this.emit(m, subscriber);
+        }
+        setImmediate(pull);
+      });
+    };
+    pull();
+  }
+
+  private emit(m: Message, subscriber: Subscriber<Envelope<Buffer | null>>): void {
+    // A record of a partition we are letting go of is not handed out: the next owner reads it.
+    if (this.revoking.has(tpKey(m.topic, m.partition)) || !this.tracker.owns(m.topic, m.partition)) return;
+    const value = m.value ?? null;
+    const key = m.key === undefined || m.key === null ? null : Buffer.isBuffer(m.key) ? m.key : Buffer.from(m.key);
+    const size = (value?.length ?? 0) + (key?.length ?? 0);
+    this.options.budget.acquire(size);
+    const done = this.tracker.handOut(m.topic, m.partition, m.offset, size);
+    subscriber.next({
+      payload: value,
+      value,
+      key,
+      topic: m.topic,
+      partition: m.partition,
+      offset: m.offset,
+      headers: toHeaders(m.headers),
+      timestamp: m.timestamp,
+      size,
+      done,
+    });
+  }
+
+  private onBudgetChange(full: boolean): void {
+    const consumer = this.consumer;
+    if (!consumer || full === this.paused) return;
+    const assigned = this.tracker.assigned();
+    this.paused = full;
+    try {
+      if (full) consumer.pause(assigned);
+      else consumer.resume(assigned);
+      this.log.debug({ partitions: assigned.length, usage: this.options.budget.usage() }, full ? 'paused' : 'resumed');
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, full ? 'pause failed' : 'resume failed');
+    }
+  }
+
+  private onRebalance(err: LibrdKafkaError, assignment: TopicPartition[]): void {
+    const consumer = this.consumer;
+    if (!consumer) return;
+    const cooperative = consumer.rebalanceProtocol() === 'COOPERATIVE';
+    const tps = assignment.map(({ topic, partition }) => ({ topic, partition }));
+    if (err.code === ERR_ASSIGN_PARTITIONS) {
+      this.tracker.assign(tps);
+      if (cooperative) consumer.incrementalAssign(tps);
+      else consumer.assign(tps);
+      // Partitions assigned while the budget is full start paused.
+      if (this.paused) consumer.pause(tps);
+      this.log.info({ partitions: tps }, 'assigned');
+    } else if (err.code === ERR_REVOKE_PARTITIONS) {
+      void this.revoke(tps, cooperative);
+    } else {
+      this.log.error({ code: err.code, err: err.message }, 'rebalance error');
+    }
+  }
+
+  private async revoke(tps: TopicPartition[], cooperative: boolean): Promise<void> {
+    const consumer = this.consumer!;
+    for (const tp of tps) this.revoking.add(tpKey(tp.topic, tp.partition));
+    // A lost assignment (session timed out) is no longer ours to commit; closing already
+    // committed everything that was done.
+    if (!consumer.assignmentLost() && !this.closing) {
+      const idle = await this.whenIdle(this.options.revokeTimeoutMs ?? 10_000, tps);
+      if (!idle) {
+        this.log.warn({ partitions: tps, inFlight: this.tracker.inFlight(tps) }, 'revoke: in-flight records did not finish in time; the next owner re-reads them');
+      }
+      await this.commit(tps);
+    }
+    this.tracker.revoke(tps);
+    for (const tp of tps) this.revoking.delete(tpKey(tp.topic, tp.partition));
+    try {
+      if (cooperative) consumer.incrementalUnassign(tps);
+      else consumer.unassign();
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message }, 'unassign failed');
+    }
+    this.log.info({ partitions: tps }, 'revoked');
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * The `input_data` table as knex migrations: the upstream columns (`id`, `doc_id`, `title`,
+ * `body`, `url`, `score`, `source`, `is_index`), utf8mb4, plus
+ * - a unique key on `doc_id` (upstream had a plain index, hence its duplicate rows), and
+ * - `src_partition` / `src_offset`, the Kafka position of the version stored, which guards
+ *   the upsert so that an older version never overwrites a newer one.
+ *
+ * Migrations are tracked per table in `<table>_migrations`.
+ *
+ * @example
+ * ```ts
+ * await migrateInputData(knex, 'input_data'); // creates or upgrades; idempotent
+ * ```
+ */
+import type { Knex } from 'knex';
+
+const migrations = (table: string): Record<string, Knex.Migration> => ({
+  '001_create_input_data': {
+    up: async (knex) => {
+      await knex.schema.createTable(table, (t) => {
+        // BIGINT: every upsert attempt consumes an auto-increment value, even one that updates.
+        t.bigIncrements('id');
+        t.bigInteger('doc_id').notNullable().unique(`${table}_doc_id_unique`);
+        t.text('title', 'longtext');
+        t.text('body', 'longtext');
+        t.string('url', 256);
+        t.double('score').notNullable().defaultTo(0);
+        t.integer('source').comment('1 = CSV import, 2 = crawler');
+        t.boolean('is_index').notNullable().defaultTo(false);
+        t.integer('src_partition').notNullable();
+        t.bigInteger('src_offset').notNullable();
+        t.timestamp('updated_at', { precision: 3 }).notNullable().defaultTo(knex.raw('CURRENT_TIMESTAMP(3)'));
+        t.engine('InnoDB');
+        t.charset('utf8mb4');
+        t.collate('utf8mb4_unicode_ci');
+      });
+    },
+    down: async (knex) => {
+      await knex.schema.dropTableIfExists(table);
+    },
+  },
+});
+
+const sourceFor = (table: string): Knex.MigrationSource<string> => {
+  const all = migrations(table);
+  return {
+    getMigrations: async () => Object.keys(all).sort(),
+    getMigrationName: (name) => name,
+    getMigration: async (name) => all[name]!,
+  };
+};
+
+export const migrateInputData = async (knex: Knex, table = 'input_data'): Promise<string[]> => {
+  const [, applied] = (await knex.migrate.latest({
+    migrationSource: sourceFor(table),
+    tableName: `${table}_migrations`,
+  })) as [number, string[]];
+  return applied;
+};

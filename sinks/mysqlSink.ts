@@ -1,0 +1,211 @@
+/**
+ * Writes batches of documents into MySQL/MariaDB with knex + mysql2: one multi-row
+ * `INSERT … ON DUPLICATE KEY UPDATE` per chunk, one transaction per batch.
+ *
+ * - Rows are de-duplicated within the batch (the later record wins) and sorted by `doc_id`,
+ *   so that concurrent batches lock keys in the same order and rarely deadlock.
+ * - Chunks are sized by bytes, under the server's `max_allowed_packet`.
+ * - The update is guarded by the Kafka position stored with each row, so batches can be
+ *   written concurrently and replayed: an older version never overwrites a newer one, and a
+ *   replay changes nothing.
+ * - Transient errors (deadlock, lost connection…) retry the batch with backoff; data errors
+ *   split the batch until the bad rows are isolated and returned as rejected; anything else
+ *   throws a {@link FatalSinkError}.
+ *
+ * @example
+ * ```ts
+ * const sink = await MysqlSink.open(knex, { table: 'input_data' });
+ * const { written, rejected } = await sink.write(batch.records);
+ * ```
+ */
+import type { Knex } from 'knex';
+import type { Logger } from 'pino';
+import type { Envelope } from '../pipeline/envelope.js';
+import { silentLogger } from '../pipeline/logger.js';
+import { retry } from '../pipeline/retry.js';
+import type { Rejection } from '../pipeline/records.js';
+import type { RecordSink, SinkRejection, SinkResult } from '../operators/bulkInsert.js';
+import type { Document } from '../operators/validate.js';
+import { classifyMysqlError, describeDbError, FatalSinkError } from './mysqlErrors.js';
+import { migrateInputData } from './inputDataTable.js';
+
+export interface MysqlSinkOptions {
+  table?: string;
+  /** Create or upgrade the table at start (default true); otherwise a missing table is fatal. */
+  autoMigrate?: boolean;
+  /** Target size of one INSERT statement (capped at half of max_allowed_packet). */
+  chunkBytes?: number;
+  retry?: { initialDelayMs?: number; maxDelayMs?: number; maxRetries?: number };
+  logger?: Logger;
+}
+
+interface Row {
+  doc_id: string;
+  title: string;
+  body: string;
+  url: string | null;
+  src_partition: number;
+  src_offset: number;
+}
+
+interface Pending {
+  record: Envelope<Document>;
+  row: Row;
+  key: bigint;
+  bytes: number;
+}
+
+/** Bytes a row adds to a statement, before escaping (quotes, commas, bookkeeping columns). */
+const ROW_OVERHEAD = 96;
+
+class RecordRejected extends Error {}
+
+export class MysqlSink implements RecordSink<Document> {
+  private readonly log: Logger;
+  private readonly updateClause: string;
+
+  private constructor(
+    private readonly knex: Knex,
+    private readonly table: string,
+    private readonly maxPacket: number,
+    private readonly chunkBytes: number,
+    private readonly options: MysqlSinkOptions,
+  ) {
+    this.log = (options.logger ?? silentLogger).child({ component: 'sink', table });
+    // Newer if it comes from another partition (offsets are not comparable then) or from a
+    // later offset of the same one. src_offset is assigned before src_partition, and both
+    // last: MySQL evaluates these assignments left to right, each seeing the ones before.
+    const newer = '(VALUES(`src_partition`) <> `src_partition` OR VALUES(`src_offset`) > `src_offset`)';
+    this.updateClause = [
+      ...['title', 'body', 'url'].map((c) => `\`${c}\` = IF(${newer}, VALUES(\`${c}\`), \`${c}\`)`),
+      // A new version must be indexed again.
+      `\`is_index\` = IF(${newer}, 0, \`is_index\`)`,
+      `\`src_offset\` = IF(${newer}, VALUES(\`src_offset\`), \`src_offset\`)`,
+      `\`src_partition\` = IF(${newer}, VALUES(\`src_partition\`), \`src_partition\`)`,
+    ].join(', ');
+  }
+
+  /** Checks the connection and the table (creating it when allowed) and reads the packet limit. */
+  static async open(knex: Knex, options: MysqlSinkOptions = {}): Promise<MysqlSink> {
+    const table = options.table ?? 'input_data';
+    if (!/^[A-Za-z0-9_]{1,64}$/.test(table)) {
+      throw new FatalSinkError(`table must be 1-64 letters, digits or '_', got ${JSON.stringify(table)}`);
+    }
+    let maxPacket: number;
+    try {
+      const [rows] = (await knex.raw('SELECT @@max_allowed_packet AS p')) as [[{ p: number | string }]];
+      maxPacket = Number(rows[0].p);
+    } catch (err) {
+      throw new FatalSinkError(`cannot use the database: ${describeDbError(err)}`, { cause: err });
+    }
+    if (options.autoMigrate ?? true) {
+      await migrateInputData(knex, table);
+    } else if (!(await knex.schema.hasTable(table))) {
+      throw new FatalSinkError(
+        `table \`${table}\` does not exist; create it with 'docpipe migrate' or enable autoMigrate`,
+      );
+    }
+    const chunkBytes = Math.min(options.chunkBytes ?? 2 * 1024 * 1024, Math.floor(maxPacket / 2));
+    return new MysqlSink(knex, table, maxPacket, chunkBytes, options);
+  }
+
+  async write(records: readonly Envelope<Document>[]): Promise<SinkResult<Document>> {
+    const rejected: SinkRejection<Document>[] = [];
+    // Later records win: a batch holds a partition's records in offset order.
+    const latest = new Map<string, Pending>();
+    for (const record of records) {
+      const row = toRow(record);
+      const bytes = ROW_OVERHEAD + Buffer.byteLength(row.title) + Buffer.byteLength(row.body) + (row.url ? Buffer.byteLength(row.url) : 0);
+      // Escaping can double a row's size; one that cannot fit a packet even alone is refused here.
+      if (bytes * 2 > this.maxPacket) {
+        rejected.push({
+          record,
+          rejection: rejection('RowTooLarge', `row of ${bytes} bytes cannot fit max_allowed_packet (${this.maxPacket} bytes)`),
+        });
+        continue;
+      }
+      latest.set(row.doc_id, { record, row, key: record.payload.doc_id, bytes });
+    }
+    const rows = [...latest.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const written = await this.writeIsolating(rows, rejected);
+    return { written, rejected };
+  }
+
+  /** Writes `rows` in one transaction; on a data error, halves and recurses to isolate it. */
+  private async writeIsolating(rows: Pending[], rejected: SinkRejection<Document>[]): Promise<number> {
+    if (rows.length === 0) return 0;
+    try {
+      await this.writeWithRetry(rows);
+      return rows.length;
+    } catch (err) {
+      if (!(err instanceof RecordRejected)) throw err;
+      const cause = err.cause;
+      if (rows.length === 1) {
+        const e = cause as { code?: string };
+        rejected.push({ record: rows[0]!.record, rejection: rejection(e.code ?? 'DataError', describeDbError(cause)) });
+        this.log.warn({ doc_id: rows[0]!.row.doc_id, err: describeDbError(cause) }, 'row refused by the database');
+        return 0;
+      }
+      const mid = rows.length >>> 1;
+      return (await this.writeIsolating(rows.slice(0, mid), rejected)) + (await this.writeIsolating(rows.slice(mid), rejected));
+    }
+  }
+
+  private writeWithRetry(rows: Pending[]): Promise<void> {
+    const r = this.options.retry ?? {};
+    return retry(() => this.transaction(rows), {
+      isTransient: (err) => classifyMysqlError(err) === 'transient',
+      initialDelayMs: r.initialDelayMs ?? 200,
+      maxDelayMs: r.maxDelayMs ?? 10_000,
+      maxRetries: r.maxRetries ?? Infinity,
+      onRetry: (err, attempt, delayMs) =>
+        this.log.warn({ attempt, delayMs, rows: rows.length, err: describeDbError(err) }, 'transient database error; retrying the batch'),
+    }).catch((err: unknown) => {
+      const kind = classifyMysqlError(err);
+      if (kind === 'record') throw new RecordRejected('data error', { cause: err });
+      if (err instanceof FatalSinkError) throw err;
+      throw new FatalSinkError(`writing to \`${this.table}\` failed: ${describeDbError(err)}`, { cause: err });
+    });
+  }
+
+  private async transaction(rows: Pending[]): Promise<void> {
+    await this.knex.transaction(async (trx) => {
+      for (const chunk of this.chunks(rows)) {
+        const insert = trx(this.table)
+          .insert(chunk.map((p) => p.row))
+          .toSQL()
+          .toNative();
+        await trx.raw(`${insert.sql} ON DUPLICATE KEY UPDATE ${this.updateClause}`, insert.bindings as Knex.RawBinding[]);
+      }
+    });
+  }
+
+  private *chunks(rows: Pending[]): Generator<Pending[]> {
+    let chunk: Pending[] = [];
+    let bytes = 0;
+    for (const p of rows) {
+      if (chunk.length > 0 && bytes + p.bytes > this.chunkBytes) {
+        yield chunk;
+        chunk = [];
+        bytes = 0;
+      }
+      chunk.push(p);
+      bytes += p.bytes;
+    }
+    if (chunk.length > 0) yield chunk;
+  }
+}
+
+const rejection = (errorClass: string, message: string): Rejection => ({ stage: 'sink', errorClass, message });
+
+const toRow = (record: Envelope<Document>): Row => {
+  const doc = record.payload;
+  return {
+    doc_id: doc.doc_id.toString(),
+    title: doc.title,
+    body: doc.body,
+    url: doc.url ?? null,
+    src_partition: record.partition,
+    src_offset: record.offset,
+  };
+};
