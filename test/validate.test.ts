@@ -1,5 +1,5 @@
 import t from 'tap';
-import { from, lastValueFrom, toArray } from 'rxjs';
+import { from, lastValueFrom, toArray, type OperatorFunction } from 'rxjs';
 import { z } from 'zod';
 import { validate, documentSchema } from '../operators/validate.js';
 import type { Envelope } from '../pipeline/envelope.js';
@@ -12,7 +12,7 @@ const envelope = (payload: unknown, offset: number): Envelope<unknown> => ({
 const run = async <T>(payloads: unknown[], schema?: z.ZodType<T>) => {
   const rejected: { offset: number; rejection: Rejection }[] = [];
   const deadLetter = (r: Envelope<unknown>, rejection: Rejection) => rejected.push({ offset: r.offset, rejection });
-  const op = schema ? validate({ deadLetter, schema }) : validate({ deadLetter });
+  const op: OperatorFunction<Envelope<unknown>, Envelope<unknown>> = schema ? validate({ deadLetter, schema }) : validate({ deadLetter });
   const out = await lastValueFrom(from(payloads.map(envelope)).pipe(op, toArray()));
   return { out: out as Envelope<unknown>[], rejected };
 };

@@ -19,21 +19,29 @@ export interface Teardown {
 }
 
 /** Creates a topic with `partitions` partitions; deletes it when the test ends. */
-export const createTopic = async (t: Teardown, prefix: string, partitions = 1): Promise<string> => {
+export const createTopic = async (
+  t: Teardown,
+  prefix: string,
+  partitions = 1,
+  config: Record<string, string> = {},
+): Promise<string> => {
   const topic = uniqueName(prefix);
   const admin = Kafka.AdminClient.create({ 'bootstrap.servers': kafkaBrokers, log_level: 0 });
   await new Promise<void>((resolve, reject) => {
-    admin.createTopic({ topic, num_partitions: partitions, replication_factor: 1 }, 10_000, (err) =>
+    admin.createTopic({ topic, num_partitions: partitions, replication_factor: 1, config }, 10_000, (err) =>
       err ? reject(err) : resolve(),
     );
   });
   t.teardown(
     () =>
       new Promise<void>((resolve) => {
-        admin.deleteTopic(topic, 10_000, () => {
-          admin.disconnect();
-          resolve();
-        });
+        // The dead-letter topic docpipe may have created goes too.
+        admin.deleteTopic(`${topic}.dlq`, 10_000, () =>
+          admin.deleteTopic(topic, 10_000, () => {
+            admin.disconnect();
+            resolve();
+          }),
+        );
       }),
   );
   return topic;
@@ -49,7 +57,8 @@ export const freshDatabase = async (t: Teardown): Promise<{ name: string; knex: 
   await admin.raw('CREATE DATABASE ?? CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci', [name]);
   const pool = knex({
     client: 'mysql2',
-    connection: { ...db, database: name, charset: 'utf8mb4' },
+    // Exact 64-bit integers on the way out, as strings.
+    connection: { ...db, database: name, charset: 'utf8mb4', supportBigNumbers: true, bigNumberStrings: true },
     pool: { min: 0, max: 4 },
   });
   t.teardown(async () => {

@@ -1,0 +1,103 @@
+// The default chain on the real broker and database: bad input of every kind ends as a
+// correct row or a dead letter with a reason, and no partition stalls; versions land latest.
+import t from 'tap';
+import { createPipeline, type PipelineConfig } from '../pipeline/createPipeline.js';
+import { DLQ_HEADERS } from '../sinks/deadLetterWriter.js';
+import { createTopic, db, freshDatabase, kafkaBrokers, produce, uniqueName, type OutMessage } from './helpers/stack.js';
+import { committedOffsets, headerValue, highWatermarks, readAll } from './helpers/kafka.js';
+import { waitFor } from './helpers/wait.js';
+
+const doc = (id: bigint | number | string, title: string, body = 'body', extra: Record<string, unknown> = {}) =>
+  `{"doc_id": ${String(id)}, "title": ${JSON.stringify(title)}, "body": ${JSON.stringify(body)}${Object.entries(extra)
+    .map(([k, v]) => `, ${JSON.stringify(k)}: ${JSON.stringify(v)}`)
+    .join('')}}`;
+
+const config = (topic: string, database: string, over: Partial<PipelineConfig> = {}): PipelineConfig => ({
+  kafka: { brokers: kafkaBrokers, groupId: uniqueName('g'), topics: [topic] },
+  db: { ...db, database },
+  commitIntervalMs: 200,
+  ...over,
+});
+
+t.test('bad input of every kind ends as a correct row or a dead letter; no partition stalls', async (t) => {
+  const topic = await createTopic(t, 'badinput', 3, { 'max.message.bytes': String(16 * 1024 * 1024) });
+  const { name, knex } = await freshDatabase(t);
+  const big = '长'.repeat(5 * 1024 * 1024 / 3 + 10); // > 5 MB of UTF-8
+  const hostile = "Robert'); DROP TABLE input_data;-- `backticks` \\ \" %s ? ?? :name";
+  const good: [string, string, string, string | undefined][] = [
+    // doc_id, title, body, url
+    ['9223372036854775807', 'max int64', 'b', undefined],
+    ['-9223372036854775808', 'min int64', 'b', undefined],
+    ['-42', 'negative', 'b', undefined],
+    ['9007199254740993', '2^53 + 1', 'b', undefined],
+    ['1001', '中文标题 with emoji 🦀🎉', '正文：4-byte 𠜎𠜱 and Chinese 你好世界', 'https://例子.测试/路径'],
+    ['1002', hostile, hostile, undefined],
+    ['1003', 'five megabytes', big, undefined],
+    ['1004', 'unknown fields are ignored', 'b', undefined],
+  ];
+  const messages: OutMessage[] = [
+    ...good.map(([id, title, body, url]) => ({ key: id, value: doc(id, title, body, url ? { url } : {}) })),
+    { key: '1004', value: doc('1004', 'unknown fields are ignored', 'b', { secret_column: 'x', 'title`; --': 1 }) },
+    { key: null, value: doc('1005', 'null key', 'b') },
+  ];
+  good.push(['1005', 'null key', 'b', undefined]);
+  const bad: [string, OutMessage][] = [
+    ['SyntaxError', { key: 'b1', value: '{"doc_id": 1, "title": ' }],
+    ['NotAnObject', { key: 'b2', value: '[1,2,3]' }],
+    ['SchemaError', { key: 'b3', value: '{"doc_id": 5, "body": "no title"}' }],
+    ['SchemaError', { key: 'b4', value: '{"doc_id": "123", "title": "t", "body": "b"}' }],
+    ['SchemaError', { key: 'b5', value: '{"doc_id": 1.5, "title": "t", "body": "b"}' }],
+    ['SchemaError', { key: 'b6', value: '{"doc_id": 9223372036854775808, "title": "t", "body": "b"}' }],
+    ['SchemaError', { key: 'b7', value: '{"doc_id": 6, "title": 7, "body": "b"}' }],
+    ['SchemaError', { key: 'b8', value: doc(8, 't', 'b', { url: 'u'.repeat(300) }) }],
+    ['EmptyValue', { key: 'b9', value: null }],
+    ['EncodingError', { key: 'b10', value: Buffer.from([0x7b, 0xc3, 0x28, 0x7d]) }],
+  ];
+  for (const [, m] of bad) messages.push({ ...m, headers: [{ 'trace-id': `trace-${String(m.key)}` }] });
+  await produce(topic, messages);
+
+  const cfg = config(topic, name);
+  const pipeline = await createPipeline(cfg);
+  t.teardown(() => pipeline.stop());
+  await waitFor(async () => {
+    const [[row]] = (await knex.raw('SELECT COUNT(*) AS n FROM input_data')) as [[{ n: number }]];
+    return Number(row.n) === good.length && pipeline.stats().deadLettered === bad.length;
+  }, 'every good row and every dead letter');
+
+  const rows = (await knex('input_data').select('doc_id', 'title', 'body', 'url').orderBy('doc_id')) as {
+    doc_id: string; title: string; body: string; url: string | null;
+  }[];
+  const expected = good
+    .map(([doc_id, title, body, url]) => ({ doc_id, title, body, url: url ?? null }))
+    .sort((a, b) => (BigInt(a.doc_id) < BigInt(b.doc_id) ? -1 : 1));
+  t.equal(rows.length, expected.length, 'one row per good document');
+  for (const [i, want] of expected.entries()) {
+    const got = rows[i]!;
+    t.equal(got.doc_id, want.doc_id, `doc_id ${want.doc_id} exact`);
+    t.ok(got.title === want.title && got.body === want.body && got.url === want.url, `doc ${want.doc_id} stored verbatim`);
+  }
+
+  const dead = await readAll(`${topic}.dlq`, bad.length);
+  t.equal(dead.length, bad.length, 'one dead letter per bad record');
+  for (const [errorClass, m] of bad) {
+    const copy = dead.find((d) => String(d.key) === m.key);
+    t.ok(copy, `${String(m.key)} was dead-lettered`);
+    if (!copy) continue;
+    t.equal(headerValue(copy, DLQ_HEADERS.errorClass), errorClass, `${String(m.key)}: ${errorClass}`);
+    t.equal(headerValue(copy, DLQ_HEADERS.topic), topic);
+    t.ok(headerValue(copy, DLQ_HEADERS.offset), 'names the original offset');
+    t.ok(headerValue(copy, DLQ_HEADERS.message), 'gives a reason');
+    t.equal(headerValue(copy, 'trace-id'), `trace-${String(m.key)}`, 'keeps the original headers');
+    const original = m.value === null ? null : Buffer.from(m.value as string | Buffer);
+    t.same(copy.value ?? null, original, 'keeps the original value byte for byte');
+  }
+
+  // Nothing stalls: every partition's committed offset reaches its end.
+  const high = await highWatermarks(topic, 3);
+  t.equal(high.reduce((a, b) => a + b, 0), messages.length);
+  const committed = await waitFor(async () => {
+    const c = await committedOffsets(cfg.kafka.groupId, topic, 3);
+    return JSON.stringify(c) === JSON.stringify(high) && c;
+  }, 'committed offsets to reach the end of every partition');
+  t.same(committed, high, 'every partition committed to its end');
+});
