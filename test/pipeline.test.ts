@@ -101,3 +101,93 @@ t.test('bad input of every kind ends as a correct row or a dead letter; no parti
   }, 'committed offsets to reach the end of every partition');
   t.same(committed, high, 'every partition committed to its end');
 });
+
+t.test('versions produced in order end with the newest, with concurrent batches in flight', async (t) => {
+  const topic = await createTopic(t, 'versions', 2);
+  const { name, knex } = await freshDatabase(t);
+  const DOCS = 300;
+  const VERSIONS = 5;
+  const messages: OutMessage[] = [];
+  for (let v = 1; v <= VERSIONS; v++) {
+    for (let id = 0; id < DOCS; id++) messages.push({ key: String(id), value: doc(id, `v${v}`, `body of version ${v}`) });
+  }
+  await produce(topic, messages);
+  // Small batches, many in flight: versions of one document race each other to the database.
+  const pipeline = await createPipeline(
+    config(topic, name, { batch: { maxRecords: 37, maxDelayMs: 5 }, sinkConcurrency: 6 }),
+  );
+  t.teardown(() => pipeline.stop());
+  await waitFor(() => pipeline.stats().recordsWritten === messages.length, 'every version to be written');
+  t.ok(pipeline.stats().batches > VERSIONS * 2, `written in many batches (${pipeline.stats().batches})`);
+  const rows = (await knex('input_data').select('doc_id', 'title')) as { doc_id: string; title: string }[];
+  t.equal(rows.length, DOCS, 'one row per doc_id');
+  t.same(rows.filter((r) => r.title !== `v${VERSIONS}`), [], 'every row holds the newest version');
+});
+
+t.test('replaying a batch leaves the table unchanged', async (t) => {
+  const topic = await createTopic(t, 'replay', 1);
+  const { name, knex } = await freshDatabase(t);
+  await produce(topic, Array.from({ length: 200 }, (_, i) => ({ key: String(i % 50), value: doc(i % 50, `t${i}`) })));
+  const first = await createPipeline(config(topic, name));
+  await waitFor(() => first.stats().recordsWritten === 200, 'the first pass');
+  await first.stop();
+  await knex('input_data').update({ is_index: true });
+  const before = await knex('input_data').select().orderBy('doc_id');
+  // A new group re-reads the whole topic: every batch is written a second time.
+  const second = await createPipeline(config(topic, name));
+  await waitFor(() => second.stats().recordsWritten === 200, 'the replay');
+  await second.stop();
+  t.same(await knex('input_data').select().orderBy('doc_id'), before, 'same rows, same versions, same flags');
+});
+
+t.test('a blocked database holds commits and memory; everything lands when it returns', async (t) => {
+  const topic = await createTopic(t, 'blocked', 2);
+  const { name, knex } = await freshDatabase(t);
+  const TOTAL = 3000;
+  const MAX_IN_FLIGHT = 400;
+  const cfg = config(topic, name, { budget: { maxRecords: MAX_IN_FLIGHT }, batch: { maxRecords: 100 } });
+  // Create the table first, then hold a write lock on it from another session.
+  const warmup = await createPipeline(config(topic, name));
+  await warmup.stop();
+  const lock = await knex.client.acquireConnection();
+  t.teardown(() => knex.client.releaseConnection(lock));
+  await new Promise<void>((resolve, reject) => lock.query('LOCK TABLES input_data WRITE', (err: Error | null) => (err ? reject(err) : resolve())));
+
+  await produce(topic, Array.from({ length: TOTAL }, (_, i) => ({ key: String(i), value: doc(i, `t${i}`) })));
+  const pipeline = await createPipeline(cfg);
+  t.teardown(() => pipeline.stop());
+  await waitFor(() => pipeline.stats().paused, 'the source to pause on a full budget');
+  const peak = pipeline.stats().inFlight.records;
+  t.ok(peak <= MAX_IN_FLIGHT, `in flight ${peak} <= budget ${MAX_IN_FLIGHT}`);
+  // Give the commit timer several periods to (wrongly) commit something.
+  await new Promise((r) => setTimeout(r, 1000));
+  t.ok(pipeline.stats().inFlight.records <= MAX_IN_FLIGHT, 'still within budget while blocked');
+  t.same(await committedOffsets(cfg.kafka.groupId, topic, 2), [-1001, -1001], 'nothing committed while nothing is written');
+
+  await new Promise<void>((resolve, reject) => lock.query('UNLOCK TABLES', (err: Error | null) => (err ? reject(err) : resolve())));
+  await waitFor(() => pipeline.stats().recordsWritten === TOTAL, 'everything to land after the database returns');
+  const [[count]] = (await knex.raw('SELECT COUNT(*) AS n FROM input_data')) as [[{ n: string }]];
+  t.equal(Number(count.n), TOTAL);
+  const high = await highWatermarks(topic, 2);
+  await waitFor(async () => JSON.stringify(await committedOffsets(cfg.kafka.groupId, topic, 2)) === JSON.stringify(high), 'commits to reach the end');
+});
+
+t.test('fatal start-up problems are reported within seconds with a clear message', async (t) => {
+  const topic = await createTopic(t, 'fatal', 1);
+  const { name } = await freshDatabase(t);
+  await t.rejects(createPipeline(config(topic, name, { autoMigrate: false })), {
+    name: 'FatalSinkError',
+    message: /table `input_data` does not exist/,
+  });
+  await t.rejects(createPipeline(config(topic, name, { db: { ...db, database: name, password: 'wrong' } })), {
+    name: 'FatalSinkError',
+    message: /ER_ACCESS_DENIED_ERROR/,
+  });
+  await t.rejects(createPipeline(config(topic, name, { db: { ...db, database: name, port: 1 } })), {
+    message: /ECONNREFUSED/,
+  });
+  const noBroker = await createPipeline(config(topic, name, { kafka: { brokers: '127.0.0.1:1', groupId: 'x', topics: [topic] } })).catch(
+    (err: unknown) => err,
+  );
+  t.match(noBroker, { name: 'KafkaConnectError', message: /cannot connect to Kafka at 127\.0\.0\.1:1/ });
+});
