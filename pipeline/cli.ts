@@ -22,7 +22,7 @@ const run = async (settings: RunSettings): Promise<number> => {
     'starting',
   );
   const pipeline = await createPipeline({
-    kafka: { brokers: settings.kafkaBrokers, groupId: settings.groupId, topics: settings.topics },
+    kafka: { brokers: settings.kafkaBrokers, groupId: settings.groupId, topics: settings.topics, rdkafka: settings.rdkafka },
     db: settings.db,
     table: settings.table,
     autoMigrate: settings.autoMigrate,

@@ -73,7 +73,28 @@ export interface RunSettings extends Connection {
   sinkConcurrency: number;
   commitIntervalMs: number;
   drainTimeoutMs: number;
+  /** librdkafka settings passed through (SASL, SSL, timeouts), from DOCPIPE_RDKAFKA as JSON. */
+  rdkafka: Record<string, string | number | boolean>;
 }
+
+const rdkafkaSettings = (env: NodeJS.ProcessEnv): Record<string, string | number | boolean> => {
+  const raw = env['DOCPIPE_RDKAFKA'];
+  if (raw === undefined || raw === '') return {};
+  const expected = 'a JSON object of librdkafka settings, e.g. {"session.timeout.ms": 6000}';
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new ConfigError('DOCPIPE_RDKAFKA', expected, raw);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError('DOCPIPE_RDKAFKA', expected, raw);
+  for (const [k, v] of Object.entries(parsed)) {
+    if (!['string', 'number', 'boolean'].includes(typeof v)) {
+      throw new ConfigError(`DOCPIPE_RDKAFKA["${k}"]`, 'a string, number or boolean', JSON.stringify(v));
+    }
+  }
+  return parsed as Record<string, string | number | boolean>;
+};
 
 const positive = (env: NodeJS.ProcessEnv, key: string, fallback: number): number => {
   const raw = env[key];
@@ -115,5 +136,6 @@ export const runSettingsFromEnv = (env: NodeJS.ProcessEnv): RunSettings => {
     sinkConcurrency: positive(env, 'DOCPIPE_SINK_CONCURRENCY', 2),
     commitIntervalMs: positive(env, 'DOCPIPE_COMMIT_INTERVAL_MS', 1000),
     drainTimeoutMs: positive(env, 'DOCPIPE_DRAIN_TIMEOUT_MS', 30_000),
+    rdkafka: rdkafkaSettings(env),
   };
 };

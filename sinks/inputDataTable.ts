@@ -50,10 +50,28 @@ const sourceFor = (table: string): Knex.MigrationSource<string> => {
   };
 };
 
-export const migrateInputData = async (knex: Knex, table = 'input_data'): Promise<string[]> => {
-  const [, applied] = (await knex.migrate.latest({
-    migrationSource: sourceFor(table),
-    tableName: `${table}_migrations`,
-  })) as [number, string[]];
-  return applied;
+/**
+ * Runs pending migrations. Members of one group often start together: while another process
+ * holds the migration lock this waits for it (up to `lockWaitMs`) instead of failing.
+ */
+export const migrateInputData = async (knex: Knex, table = 'input_data', lockWaitMs = 30_000): Promise<string[]> => {
+  const deadline = Date.now() + lockWaitMs;
+  for (;;) {
+    try {
+      const [, applied] = (await knex.migrate.latest({
+        migrationSource: sourceFor(table),
+        tableName: `${table}_migrations`,
+      })) as [number, string[]];
+      return applied;
+    } catch (err) {
+      if ((err as Error).name !== 'MigrationLocked') throw err;
+      if (Date.now() > deadline) {
+        throw new Error(
+          `the migration lock in \`${table}_migrations_lock\` has been held for ${lockWaitMs} ms; if no migration is running (a process died in one), clear it with: UPDATE \`${table}_migrations_lock\` SET is_locked = 0`,
+          { cause: err },
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 400));
+    }
+  }
 };

@@ -23,3 +23,15 @@ t.test('a malformed port names the key and the expected form', async (t) => {
   });
   t.throws(() => connectionFromEnv({ DOCPIPE_DB_PORT: '70000' }), ConfigError);
 });
+
+t.test('librdkafka settings pass through as JSON; anything else names the key', async (t) => {
+  const { runSettingsFromEnv } = await import('../pipeline/env.js');
+  t.same(runSettingsFromEnv({ DOCPIPE_RDKAFKA: '{"security.protocol": "sasl_ssl", "session.timeout.ms": 6000}' }).rdkafka, {
+    'security.protocol': 'sasl_ssl',
+    'session.timeout.ms': 6000,
+  });
+  t.throws(() => runSettingsFromEnv({ DOCPIPE_RDKAFKA: 'session.timeout.ms=6000' }), { key: 'DOCPIPE_RDKAFKA' });
+  t.throws(() => runSettingsFromEnv({ DOCPIPE_RDKAFKA: '{"a": {"b": 1}}' }), { key: 'DOCPIPE_RDKAFKA["a"]' });
+  t.throws(() => runSettingsFromEnv({ DOCPIPE_TOPICS: 'ok,bad topic' }), { key: 'DOCPIPE_TOPICS' });
+  t.throws(() => runSettingsFromEnv({ DOCPIPE_AUTO_MIGRATE: 'maybe' }), { key: 'DOCPIPE_AUTO_MIGRATE' });
+});
