@@ -64,7 +64,11 @@ export const migrateInputData = async (knex: Knex, table = 'input_data', lockWai
       })) as [number, string[]];
       return applied;
     } catch (err) {
-      if ((err as Error).name !== 'MigrationLocked') throw err;
+      // Another member is migrating: it holds the lock, or won the race to create knex's own
+      // bookkeeping tables.
+      const e = err as { name?: string; code?: string };
+      const raced = e.name === 'MigrationLocked' || e.code === 'ER_TABLE_EXISTS_ERROR' || e.code === 'ER_DUP_ENTRY';
+      if (!raced) throw err;
       if (Date.now() > deadline) {
         throw new Error(
           `the migration lock in \`${table}_migrations_lock\` has been held for ${lockWaitMs} ms; if no migration is running (a process died in one), clear it with: UPDATE \`${table}_migrations_lock\` SET is_locked = 0`,

@@ -30,8 +30,16 @@ t.test('librdkafka settings pass through as JSON; anything else names the key', 
     'security.protocol': 'sasl_ssl',
     'session.timeout.ms': 6000,
   });
-  t.throws(() => runSettingsFromEnv({ DOCPIPE_RDKAFKA: 'session.timeout.ms=6000' }), { key: 'DOCPIPE_RDKAFKA' });
-  t.throws(() => runSettingsFromEnv({ DOCPIPE_RDKAFKA: '{"a": {"b": 1}}' }), { key: 'DOCPIPE_RDKAFKA["a"]' });
-  t.throws(() => runSettingsFromEnv({ DOCPIPE_TOPICS: 'ok,bad topic' }), { key: 'DOCPIPE_TOPICS' });
-  t.throws(() => runSettingsFromEnv({ DOCPIPE_AUTO_MIGRATE: 'maybe' }), { key: 'DOCPIPE_AUTO_MIGRATE' });
+  const keyOf = (env: NodeJS.ProcessEnv): string | undefined => {
+    try {
+      runSettingsFromEnv(env);
+    } catch (err) {
+      return err instanceof ConfigError ? err.key : undefined;
+    }
+    return undefined;
+  };
+  t.equal(keyOf({ DOCPIPE_RDKAFKA: 'session.timeout.ms=6000' }), 'DOCPIPE_RDKAFKA');
+  t.equal(keyOf({ DOCPIPE_RDKAFKA: '{"a": {"b": 1}}' }), 'DOCPIPE_RDKAFKA["a"]');
+  t.equal(keyOf({ DOCPIPE_TOPICS: 'ok,bad topic' }), 'DOCPIPE_TOPICS');
+  t.equal(keyOf({ DOCPIPE_AUTO_MIGRATE: 'maybe' }), 'DOCPIPE_AUTO_MIGRATE');
 });
