@@ -23,7 +23,7 @@ export const batch =
   <T>(options: BatchOptions = {}): OperatorFunction<Envelope<T>, Batch<T>> =>
   (source) =>
     new Observable<Batch<T>>((subscriber) => {
-      const maxRecords = options.maxRecords ?? 2000;
+      const maxRecords = options.maxRecords ?? 1000;
       const maxBytes = options.maxBytes ?? 4 * 1024 * 1024;
       const maxDelayMs = options.maxDelayMs ?? 50;
       /** Records of the batch being filled. */

@@ -100,7 +100,7 @@ export const createKnex = (db: DbConnection, poolSize: number): Knex =>
 
 export const createPipeline = async (config: PipelineConfig): Promise<Pipeline> => {
   const log = (config.logger ?? silentLogger).child({ component: 'pipeline' });
-  const concurrency = config.sinkConcurrency ?? 2;
+  const concurrency = config.sinkConcurrency ?? 3;
   const knex = createKnex(config.db, concurrency + 1);
   let sink: MysqlSink;
   let dlq: DeadLetterWriter;

@@ -224,6 +224,10 @@ export class KafkaSource {
         'partition.assignment.strategy': 'cooperative-sticky',
         // librdkafka prefetches on its own; cap it so the budget, not librdkafka, bounds memory.
         'queued.max.messages.kbytes': queueKBytes,
+        'queued.min.messages': Math.max(1000, o.budget.limits.maxRecords),
+        // When that cap is reached librdkafka waits this long before fetching again; its
+        // default (1 s) would cut throughput by a factor of ten.
+        'fetch.queue.backoff.ms': 10,
         'socket.keepalive.enable': true,
         rebalance_cb: (err: LibrdKafkaError, assignment: TopicPartition[]) => this.onRebalance(err, assignment),
         ...o.rdkafka,
