@@ -64,7 +64,7 @@ try {
   await migrateInputData(knex, 'docs_custom');
   const userOperator = map((e: Envelope<Document>) => withPayload(e, { ...e.payload, title: e.payload.title.trim() }));
   const customChain = await endToEnd(
-    { kafka: { ...base, groupId: uniqueName('bench') }, db: pipelineDb, table: 'docs_custom', transform: userOperator },
+    { kafka: { ...base, groupId: uniqueName('bench') }, db: pipelineDb, table: 'docs_custom', transform: () => userOperator },
     total,
   );
 

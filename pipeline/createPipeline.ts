@@ -18,6 +18,7 @@ import knexFactory, { type Knex } from 'knex';
 import type { OperatorFunction, Subscription } from 'rxjs';
 import type { Logger } from 'pino';
 import type { Envelope } from './envelope.js';
+import type { DeadLetter } from './records.js';
 import { InFlightBudget, type BudgetLimits } from './inFlightBudget.js';
 import { KafkaSource, type RdKafkaSettings } from './kafkaSource.js';
 import { silentLogger } from './logger.js';
@@ -52,8 +53,11 @@ export interface PipelineConfig {
   /** How long a graceful stop may take before in-flight work is abandoned (default 30 s). */
   drainTimeoutMs?: number;
   retry?: { initialDelayMs?: number; maxDelayMs?: number; maxRetries?: number };
-  /** An operator of yours, run on validated documents before batching. */
-  transform?: OperatorFunction<Envelope<Document>, Envelope<Document>>;
+  /**
+   * An operator of yours, run on validated documents before batching. It is given the
+   * pipeline's dead-letter writer for records it refuses.
+   */
+  transform?: (context: { deadLetter: DeadLetter }) => OperatorFunction<Envelope<Document>, Envelope<Document>>;
   logger?: Logger;
 }
 
@@ -144,7 +148,7 @@ export const createPipeline = async (config: PipelineConfig): Promise<Pipeline> 
   const documents = source
     .records()
     .pipe(decodeJson({ deadLetter: countingDeadLetter }), validate({ deadLetter: countingDeadLetter }));
-  const chain = (config.transform ? documents.pipe(config.transform) : documents).pipe(
+  const chain = (config.transform ? documents.pipe(config.transform({ deadLetter: countingDeadLetter })) : documents).pipe(
     batch<Document>(config.batch),
     bulkInsert(sink, { deadLetter: countingDeadLetter, concurrency }),
   );

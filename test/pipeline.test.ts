@@ -191,3 +191,32 @@ t.test('fatal start-up problems are reported within seconds with a clear message
   );
   t.match(noBroker, { name: 'KafkaConnectError', message: /cannot connect to Kafka at 127\.0\.0\.1:1/ });
 });
+
+t.test('a user operator in the default chain can refuse records into the dead-letter topic', async (t) => {
+  const { mapRecords } = await import('../operators/mapRecords.js');
+  const { RecordError } = await import('../pipeline/records.js');
+  const topic = await createTopic(t, 'useroperator', 1);
+  const { name, knex } = await freshDatabase(t);
+  await produce(topic, [
+    { key: '1', value: doc(1, '  padded  ') },
+    { key: '2', value: doc(2, '   ') },
+  ]);
+  const pipeline = await createPipeline(
+    config(topic, name, {
+      transform: ({ deadLetter }) =>
+        mapRecords(
+          (d) => {
+            if (d.title.trim() === '') throw new RecordError('titles', 'EmptyTitle', 'title is blank');
+            return { ...d, title: d.title.trim() };
+          },
+          { deadLetter },
+        ),
+    }),
+  );
+  t.teardown(() => pipeline.stop());
+  await waitFor(() => pipeline.stats().recordsWritten === 1 && pipeline.stats().deadLettered === 1, 'one row and one dead letter');
+  t.same(await knex('input_data').select('doc_id', 'title'), [{ doc_id: '1', title: 'padded' }]);
+  const [dead] = await readAll(`${topic}.dlq`, 1);
+  t.equal(dead && headerValue(dead, DLQ_HEADERS.stage), 'titles');
+  t.equal(dead && headerValue(dead, DLQ_HEADERS.errorClass), 'EmptyTitle');
+});
