@@ -233,7 +233,7 @@ check_ports_free() {
   for port in $(client_port "$mode" "$n") $(controller_port "$mode" "$n"); do
     if port_in_use "$port"; then
       pid="$(listener_pid "$port")"
-      die "port $port (node $n) is already taken by ${pid:+pid $(describe_pid "$pid")}${pid:-another process}. Stop it, or choose other ports with DOCPIPE_KAFKA_PORT / DOCPIPE_KAFKA_CLUSTER_PORT."
+      die "port $port (node $n) is already taken by $(describe_pid "$pid"). Stop it, or choose other ports with DOCPIPE_KAFKA_PORT / DOCPIPE_KAFKA_CLUSTER_PORT."
     fi
   done
 }

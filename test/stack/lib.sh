@@ -40,6 +40,11 @@ port_in_use() {
   [[ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]]
 }
 
+# "pid N (command)", or "another process" when the pid is unknown.
 describe_pid() {
-  ps -o pid=,comm=,args= -p "$1" 2>/dev/null | cut -c1-160
+  if [[ -n "${1:-}" ]]; then
+    echo "pid $1 ($(ps -o comm= -p "$1" 2>/dev/null || echo gone))"
+  else
+    echo "another process"
+  fi
 }

@@ -48,7 +48,7 @@ start_server() {
   if port_in_use "$DB_PORT"; then
     local pid
     pid="$(listener_pid "$DB_PORT")"
-    die "port $DB_PORT is taken by ${pid:+pid $(describe_pid "$pid")}${pid:-another process}, but '${ADMIN[*]}' cannot reach a MariaDB server. Stop it, or set DOCPIPE_DB_PORT and DOCPIPE_DB_ADMIN for the server you want."
+    die "port $DB_PORT is taken by $(describe_pid "$pid"), but '${ADMIN[*]}' cannot reach a MariaDB server. Stop it, or set DOCPIPE_DB_PORT and DOCPIPE_DB_ADMIN for the server you want."
   fi
   require start-stop-daemon "It comes with Debian's dpkg package."
   note "MariaDB is not running; starting $MARIADBD"
