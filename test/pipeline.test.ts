@@ -220,3 +220,35 @@ t.test('a user operator in the default chain can refuse records into the dead-le
   t.equal(dead && headerValue(dead, DLQ_HEADERS.stage), 'titles');
   t.equal(dead && headerValue(dead, DLQ_HEADERS.errorClass), 'EmptyTitle');
 });
+
+t.test('a dead letter that cannot be written holds its partition; it resumes once it can', async (t) => {
+  const topic = await createTopic(t, 'dlqdown', 1);
+  const { name, knex } = await freshDatabase(t);
+  // A dead-letter topic that refuses anything but tiny messages.
+  const dlqTopic = await createTopic(t, 'tinydlq', 1, { 'max.message.bytes': '100' });
+  await produce(topic, [
+    { key: '1', value: doc(1, 'before') },
+    { key: 'poison', value: `not json ${'x'.repeat(500)}` },
+    { key: '2', value: doc(2, 'after') },
+  ]);
+  const cfg = config(topic, name, {
+    kafka: { brokers: kafkaBrokers, groupId: uniqueName('g'), topics: [topic], deadLetterTopic: () => dlqTopic },
+  });
+  const pipeline = await createPipeline(cfg);
+  t.teardown(() => pipeline.stop());
+  await waitFor(() => pipeline.stats().recordsWritten === 2, 'the good records on both sides of the poison one');
+  await waitFor(async () => (await committedOffsets(cfg.kafka.groupId, topic, 1))[0] === 1, 'the commit up to the poison record');
+  // Several commit intervals pass; the position must not move past the unwritten dead letter.
+  await new Promise((r) => setTimeout(r, 1500));
+  t.same(await committedOffsets(cfg.kafka.groupId, topic, 1), [1], 'held at the poison record');
+  t.same((await knex('input_data').select('doc_id').orderBy('doc_id')).map((r: { doc_id: string }) => r.doc_id), ['1', '2']);
+
+  // Make the dead-letter topic writable: delete it and let the broker re-create it with defaults.
+  const Kafka = (await import('@confluentinc/kafka-javascript')).default;
+  const admin = Kafka.AdminClient.create({ 'bootstrap.servers': kafkaBrokers, log_level: 0 });
+  await new Promise<void>((resolve, reject) => admin.deleteTopic(dlqTopic, 10_000, (err) => (err ? reject(err) : resolve())));
+  admin.disconnect();
+  await waitFor(async () => (await committedOffsets(cfg.kafka.groupId, topic, 1))[0] === 3, 'the partition to move on', 90_000);
+  const [dead] = await readAll(dlqTopic, 1);
+  t.match(dead && headerValue(dead, DLQ_HEADERS.errorClass), 'SyntaxError', 'the poison record reached the dead-letter topic');
+});

@@ -1,0 +1,68 @@
+// The sink on the real database: data errors are isolated by splitting the batch, the rest is
+// written; a dropped table mid-run is fatal with a message.
+import t from 'tap';
+import { createKnex } from '../pipeline/createPipeline.js';
+import type { Envelope } from '../pipeline/envelope.js';
+import type { Document } from '../operators/validate.js';
+import { MysqlSink } from '../sinks/mysqlSink.js';
+import { db, freshDatabase } from './helpers/stack.js';
+
+const record = (id: number, title: string, offset = id): Envelope<Document> => ({
+  payload: { doc_id: BigInt(id), title, body: 'b' },
+  value: null,
+  key: null,
+  topic: 't',
+  partition: 0,
+  offset,
+  headers: [],
+  timestamp: 0,
+  size: 10,
+  done: () => {},
+});
+
+t.test('rows the database refuses are isolated by splitting; the rest is written', async (t) => {
+  const { name, knex } = await freshDatabase(t);
+  const pool = createKnex({ ...db, database: name }, 2);
+  t.teardown(() => pool.destroy());
+  const sink = await MysqlSink.open(pool);
+  // A narrower column than the schema allows stands in for any row the server refuses.
+  await knex.raw('ALTER TABLE input_data MODIFY title VARCHAR(10)');
+  const records = Array.from({ length: 100 }, (_, i) => record(i, [13, 57, 58].includes(i) ? 'far too long for ten' : `ok ${i}`));
+  const result = await sink.write(records);
+  t.equal(result.written, 97);
+  t.same(
+    result.rejected.map((r) => [Number(r.record.payload.doc_id), r.rejection.stage, r.rejection.errorClass]),
+    [
+      [13, 'sink', 'ER_DATA_TOO_LONG'],
+      [57, 'sink', 'ER_DATA_TOO_LONG'],
+      [58, 'sink', 'ER_DATA_TOO_LONG'],
+    ],
+  );
+  const [[count]] = (await knex.raw('SELECT COUNT(*) AS n FROM input_data')) as [[{ n: string }]];
+  t.equal(Number(count.n), 97, 'every other row is in the table');
+});
+
+t.test('duplicates in a batch keep the later record; rows too large for a packet are refused up front', async (t) => {
+  const { name, knex } = await freshDatabase(t);
+  const pool = createKnex({ ...db, database: name }, 2);
+  t.teardown(() => pool.destroy());
+  const sink = await MysqlSink.open(pool);
+  const [[{ p }]] = (await knex.raw('SELECT @@max_allowed_packet AS p')) as [[{ p: string }]];
+  const huge = { ...record(3, 'huge'), payload: { doc_id: 3n, title: 'huge', body: 'x'.repeat(Number(p)) } };
+  const result = await sink.write([record(1, 'first', 10), record(2, 'other', 11), record(1, 'second', 12), huge]);
+  t.equal(result.written, 2, 'two distinct doc_ids written');
+  t.same(result.rejected.map((r) => r.rejection.errorClass), ['RowTooLarge']);
+  t.same(await knex('input_data').select('doc_id', 'title').orderBy('doc_id'), [
+    { doc_id: '1', title: 'second' },
+    { doc_id: '2', title: 'other' },
+  ]);
+});
+
+t.test('a table dropped under a running sink is fatal and says so', async (t) => {
+  const { name, knex } = await freshDatabase(t);
+  const pool = createKnex({ ...db, database: name }, 2);
+  t.teardown(() => pool.destroy());
+  const sink = await MysqlSink.open(pool);
+  await knex.schema.dropTable('input_data');
+  await t.rejects(sink.write([record(1, 'x')]), { name: 'FatalSinkError', message: /writing to `input_data` failed: ER_NO_SUCH_TABLE/ });
+});
