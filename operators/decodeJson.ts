@@ -10,6 +10,7 @@
  * source.records().pipe(decodeJson({ deadLetter })).subscribe((e) => console.log(e.payload));
  * ```
  */
+import { isUtf8 } from 'node:buffer';
 import type { OperatorFunction } from 'rxjs';
 import type { Envelope } from '../pipeline/envelope.js';
 import { NotAnObjectError, parseJsonExact } from '../pipeline/exactJson.js';
@@ -27,18 +28,14 @@ export const decodeJson = (
   options: DecodeJsonOptions,
 ): OperatorFunction<Envelope<Buffer | null>, Envelope<Record<string, unknown>>> => {
   const fields = options.exactIntegers ?? ['doc_id'];
-  // fatal: bytes that are not UTF-8 are refused rather than silently replaced with U+FFFD.
-  const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
   return mapRecords((value: Buffer | null) => {
     if (value === null || value.length === 0) {
       throw new RecordError(STAGE, 'EmptyValue', 'the record has no value (a tombstone); documents cannot be deleted through docpipe');
     }
-    let text: string;
-    try {
-      text = utf8.decode(value);
-    } catch {
-      throw new RecordError(STAGE, 'EncodingError', 'the value is not valid UTF-8');
-    }
+    // Checked first: toString would silently replace bad bytes with U+FFFD.
+    if (!isUtf8(value)) throw new RecordError(STAGE, 'EncodingError', 'the value is not valid UTF-8');
+    // A UTF-8 byte order mark is allowed and dropped, as JSON parsers commonly do.
+    const text = value[0] === 0xef && value[1] === 0xbb && value[2] === 0xbf ? value.toString('utf8', 3) : value.toString('utf8');
     try {
       return parseJsonExact(text, fields);
     } catch (err) {

@@ -233,6 +233,6 @@ export const createPipeline = async (config: PipelineConfig): Promise<Pipeline> 
     done,
     stop,
     source,
-    stats: () => ({ ...stats, inFlight: budget.usage(), paused: budget.full }),
+    stats: () => ({ ...stats, inFlight: budget.usage(), paused: source.isPaused }),
   };
 };

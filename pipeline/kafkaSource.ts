@@ -46,6 +46,12 @@ export interface KafkaSourceOptions {
   /** How long one poll waits for a first record. */
   pollTimeoutMs?: number;
   commitIntervalMs?: number;
+  /**
+   * How long the budget may stay full before the partitions are paused (default 1 s). Until
+   * then the source simply stops asking librdkafka for records, whose own queue is capped;
+   * pausing at once would discard that queue and fetch it again after every short burst.
+   */
+  pauseAfterMs?: number;
   /** How long a revoke waits for the partition's in-flight records before letting go. */
   revokeTimeoutMs?: number;
   /** How long connecting may take before the broker is reported unreachable. */
@@ -268,8 +274,12 @@ export class KafkaSource {
         return;
       }
       const room = o.budget.room();
-      // While the budget is full every partition is paused and this poll returns nothing,
-      // but it still serves rebalances and keeps this member within max.poll.interval.ms.
+      if (room === 0 && !this.paused) {
+        void this.waitForRoom(o.pauseAfterMs ?? 1000).then(pull);
+        return;
+      }
+      // While paused, every partition is paused and this poll returns nothing, but it still
+      // serves rebalances and keeps this member within max.poll.interval.ms.
       const n = room > 0 ? Math.min(o.pullBatch ?? 1000, room) : 1;
       consumer.consume(n, (err, messages) => {
         if (err) {
@@ -305,18 +315,44 @@ export class KafkaSource {
     });
   }
 
+  /** Resolves when the budget opens again; pauses every partition if that takes `ms`. */
+  private waitForRoom(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const off = this.options.budget.onChange((full) => {
+        if (full) return;
+        clearTimeout(timer);
+        off();
+        resolve();
+      });
+      const timer = setTimeout(() => {
+        off();
+        if (this.options.budget.full) this.setPaused(true);
+        resolve();
+      }, ms);
+    });
+  }
+
   private onBudgetChange(full: boolean): void {
+    if (!full && this.paused) this.setPaused(false);
+  }
+
+  private setPaused(paused: boolean): void {
     const consumer = this.consumer;
-    if (!consumer || full === this.paused) return;
+    if (!consumer || paused === this.paused) return;
     const assigned = this.tracker.assigned();
-    this.paused = full;
+    this.paused = paused;
     try {
-      if (full) consumer.pause(assigned);
+      if (paused) consumer.pause(assigned);
       else consumer.resume(assigned);
-      this.log.debug({ partitions: assigned.length, usage: this.options.budget.usage() }, full ? 'paused' : 'resumed');
+      this.log.info({ partitions: assigned.length, usage: this.options.budget.usage() }, paused ? 'paused: in-flight budget full' : 'resumed');
     } catch (err) {
-      this.log.warn({ err: (err as Error).message }, full ? 'pause failed' : 'resume failed');
+      this.log.warn({ err: (err as Error).message }, paused ? 'pause failed' : 'resume failed');
     }
+  }
+
+  /** Whether the source has paused its partitions because the budget stayed full. */
+  get isPaused(): boolean {
+    return this.paused;
   }
 
   private onRebalance(err: LibrdKafkaError, assignment: TopicPartition[]): void {
