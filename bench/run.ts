@@ -17,7 +17,7 @@ import { withPayload, type Envelope } from '../pipeline/envelope.js';
 import type { Document } from '../operators/validate.js';
 import { makeDocuments, toMessages } from './documents.js';
 import { rawSink } from './rawSink.js';
-import { endToEnd } from './endToEnd.js';
+import { endToEnd, type EndToEndResult } from './endToEnd.js';
 import { stalledSinkRss } from './stalledSinkRss.js';
 import { migrateInputData } from '../sinks/inputDataTable.js';
 
@@ -28,6 +28,7 @@ const { values: args } = parseArgs({
     'rss-seconds': { type: 'string', default: '30' },
     'no-rss': { type: 'boolean', default: false },
     partitions: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '2' },
   },
 });
 const total = Number(args.docs);
@@ -56,17 +57,30 @@ try {
 
   const base = { brokers: kafkaBrokers, topics: [topic] };
   const pipelineDb = { ...db, database };
-  console.log('docpipe: default chain…');
-  await migrateInputData(knex, 'docs_default');
-  const defaultChain = await endToEnd({ kafka: { ...base, groupId: uniqueName('bench') }, db: pipelineDb, table: 'docs_default' }, total);
-
-  console.log('docpipe: default chain + one user operator…');
-  await migrateInputData(knex, 'docs_custom');
+  // Alternating rounds, best of each: the database slows as its buffer pool fills, which
+  // would otherwise favour whichever chain ran first.
   const userOperator = map((e: Envelope<Document>) => withPayload(e, { ...e.payload, title: e.payload.title.trim() }));
-  const customChain = await endToEnd(
-    { kafka: { ...base, groupId: uniqueName('bench') }, db: pipelineDb, table: 'docs_custom', transform: () => userOperator },
-    total,
-  );
+  const runChain = async (label: string, round: number, transform?: () => typeof userOperator) => {
+    const table = `docs_${label}_${round}`;
+    await migrateInputData(knex, table);
+    console.log(`docpipe: ${label} chain, round ${round}…`);
+    const r = await endToEnd(
+      { kafka: { ...base, groupId: uniqueName('bench') }, db: pipelineDb, table, ...(transform && { transform }) },
+      total,
+    );
+    await knex.schema.dropTable(table);
+    return r;
+  };
+  const rounds = Number(args.rounds);
+  const defaults: EndToEndResult[] = [];
+  const customs: EndToEndResult[] = [];
+  for (let round = 1; round <= rounds; round++) {
+    defaults.push(await runChain('default', round));
+    customs.push(await runChain('custom', round, () => userOperator));
+  }
+  const best = (rs: EndToEndResult[]) => rs.reduce((a, b) => (b.rowsPerSecond > a.rowsPerSecond ? b : a));
+  const defaultChain = best(defaults);
+  const customChain = best(customs);
 
   let rss: { maxRssBytes: number; backlog: number; budgetBytes: number } | undefined;
   if (!args['no-rss']) {
@@ -94,7 +108,7 @@ try {
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryBytes: totalmem(), node: process.version },
     config: { documents: total, documentBytes: 1024, partitions },
     ceiling: raw,
-    docpipe: { defaultChain, customChain },
+    docpipe: { defaultChain, customChain, rounds: { default: defaults, custom: customs } },
     ratios: { defaultChain: defaultChain.rowsPerSecond / ceiling, customChain: customChain.rowsPerSecond / ceiling },
     rss,
   };
