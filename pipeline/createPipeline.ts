@@ -15,6 +15,7 @@
  * ```
  */
 import knexFactory, { type Knex } from 'knex';
+import { format as formatSql } from 'mysql2';
 import type { OperatorFunction, Subscription } from 'rxjs';
 import type { Logger } from 'pino';
 import type { Envelope } from './envelope.js';
@@ -91,6 +92,12 @@ export const createKnex = (db: DbConnection, poolSize: number): Knex =>
       supportBigNumbers: true,
       bigNumberStrings: true,
       connectTimeout: 5_000,
+      // The driver scans every statement for placeholders, even one sent without values; on a
+      // megabyte-long INSERT that scan alone was a tenth of docpipe's CPU.
+      queryFormat: (sql: string, values: unknown, timezone?: string) =>
+        values === undefined || (Array.isArray(values) && values.length === 0)
+          ? sql
+          : formatSql(sql, values as Parameters<typeof formatSql>[1], false, timezone),
     },
     pool: {
       min: 0,

@@ -252,3 +252,31 @@ t.test('a dead letter that cannot be written holds its partition; it resumes onc
   const [dead] = await readAll(dlqTopic, 1);
   t.match(dead && headerValue(dead, DLQ_HEADERS.errorClass), 'SyntaxError', 'the poison record reached the dead-letter topic');
 });
+
+t.test("docpipe's database connections killed mid-write: retried, everything lands once, nothing dead-lettered", async (t) => {
+  const topic = await createTopic(t, 'killconn', 2);
+  const { name, knex } = await freshDatabase(t);
+  const TOTAL = 20_000;
+  await produce(topic, Array.from({ length: TOTAL }, (_, i) => ({ key: String(i), value: doc(i, `t${i}`, 'x'.repeat(500)) })));
+  const pipeline = await createPipeline(config(topic, name, { batch: { maxRecords: 200 }, retry: { initialDelayMs: 20, maxDelayMs: 200 } }));
+  t.teardown(() => pipeline.stop());
+  await waitFor(() => pipeline.stats().recordsWritten > 2000, 'writing to be under way');
+  // Kill every connection of the pipeline's pool from another session, a few times over.
+  let killed = 0;
+  for (let round = 0; round < 3 && pipeline.stats().recordsWritten < TOTAL; round++) {
+    const [ids] = (await knex.raw(
+      'SELECT ID AS id FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID()',
+      [name],
+    )) as [{ id: number }[]];
+    for (const { id } of ids) {
+      await knex.raw('KILL ?', [id]).catch(() => {});
+      killed++;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  t.ok(killed > 0, `killed ${killed} connections mid-run`);
+  await waitFor(() => pipeline.stats().recordsWritten === TOTAL, 'every record to be written after the retries');
+  const [[count]] = (await knex.raw('SELECT COUNT(*) AS n, COUNT(DISTINCT doc_id) AS d FROM input_data')) as [[{ n: string; d: string }]];
+  t.same(count, { n: String(TOTAL), d: String(TOTAL) });
+  t.equal(pipeline.stats().deadLettered, 0, 'a lost connection is not a data error');
+});
