@@ -74,6 +74,7 @@ type Consumer = KafkaConsumer & ConsumerExtras;
 
 const ERR_ASSIGN_PARTITIONS = -175;
 const ERR_REVOKE_PARTITIONS = -174;
+const ERR_UNKNOWN_TOPIC = 3;
 
 /** The broker could not be reached, or refused us, while connecting. */
 export class KafkaConnectError extends Error {
@@ -266,6 +267,7 @@ export class KafkaSource {
     let endLoop!: () => void;
     this.loopEnded = new Promise((resolve) => (endLoop = resolve));
 
+    let unknownTopicReported = false;
     const pull = (): void => {
       if (this.stopRequested || this.closing) {
         clearInterval(commitTimer);
@@ -282,7 +284,11 @@ export class KafkaSource {
       // serves rebalances and keeps this member within max.poll.interval.ms.
       const n = room > 0 ? Math.min(o.pullBatch ?? 1000, room) : 1;
       consumer.consume(n, (err, messages) => {
-        if (err) {
+        if (err?.code === ERR_UNKNOWN_TOPIC) {
+          // Said once: a consumer may well be started before its producers create the topic.
+          if (!unknownTopicReported) this.log.warn({ topics: o.topics }, 'a subscribed topic does not exist (yet); waiting for it');
+          unknownTopicReported = true;
+        } else if (err) {
           this.log.warn({ code: err.code, err: err.message }, 'consume failed; polling again');
         } else {
           for (const m of messages) this.emit(m, subscriber);
