@@ -1,78 +1,86 @@
 #!/usr/bin/env node
 /**
- * `docpipe run`: the long-lived pipeline, configured from the environment (see README).
- * SIGTERM or SIGINT drains in-flight batches, commits and exits 0; a second signal forces the
- * stop. Exit codes: 0 stopped cleanly, 1 fatal error, 2 bad configuration or usage.
+ * The `docpipe` command. Exit codes: 0 done (or stopped cleanly), 1 failed (a fatal error, rows
+ * skipped, documents missing), 2 bad usage or configuration.
  *
  * @example
  * ```sh
- * DOCPIPE_TOPICS=documents node dist/pipeline/cli.js run
+ * docpipe run                                   # the long-lived pipeline (DOCPIPE_* settings)
+ * docpipe migrate                               # create or upgrade the table
+ * docpipe produce --csv docs.csv --topic documents
+ * docpipe verify --topic documents
  * ```
  */
-import { createLogger } from './logger.js';
-import { ConfigError, runSettingsFromEnv, type RunSettings } from './env.js';
-import { createPipeline } from './createPipeline.js';
+import { Command, CommanderError } from 'commander';
+import { ConfigError } from './env.js';
+import { runCommand } from './commands/run.js';
+import { migrateCommand } from './commands/migrate.js';
+import { produceCommand } from './commands/produce.js';
+import { verifyCommand } from './commands/verify.js';
 
-const USAGE = 'usage: docpipe run   (settings come from DOCPIPE_* environment variables; see README)';
+const EXIT_USAGE = 2;
 
-const run = async (settings: RunSettings): Promise<number> => {
-  const logger = createLogger();
-  logger.info(
-    { topics: settings.topics, groupId: settings.groupId, table: settings.table, brokers: settings.kafkaBrokers, db: { ...settings.db, password: '[redacted]' } },
-    'starting',
-  );
-  const pipeline = await createPipeline({
-    kafka: { brokers: settings.kafkaBrokers, groupId: settings.groupId, topics: settings.topics, rdkafka: settings.rdkafka },
-    db: settings.db,
-    table: settings.table,
-    autoMigrate: settings.autoMigrate,
-    budget: { maxRecords: settings.maxInFlightRecords, maxBytes: settings.maxInFlightBytes },
-    batch: { maxRecords: settings.batchRecords, maxBytes: settings.batchBytes, maxDelayMs: settings.batchDelayMs },
-    sinkConcurrency: settings.sinkConcurrency,
-    commitIntervalMs: settings.commitIntervalMs,
-    drainTimeoutMs: settings.drainTimeoutMs,
-    logger,
-  });
-  const onSignal = (signal: string) => {
-    logger.info({ signal }, 'signal received');
-    void pipeline.stop();
-  };
-  process.on('SIGTERM', () => onSignal('SIGTERM'));
-  process.on('SIGINT', () => onSignal('SIGINT'));
-  await pipeline.done;
-  return 0;
+const program = new Command('docpipe')
+  .description('Moves documents from Kafka into MySQL, at least once, into an idempotent table.')
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride();
+
+let code = 0;
+const set = (c: number) => {
+  code = c;
 };
 
-const main = async (argv: string[]): Promise<number> => {
-  const [command, ...rest] = argv;
-  if (command === '--help' || command === '-h' || command === undefined) {
-    console.log(USAGE);
-    return command === undefined ? 2 : 0;
-  }
-  if (command !== 'run' || rest.length > 0) {
-    console.error(`docpipe: unknown command or argument '${[command, ...rest].join(' ')}'\n${USAGE}`);
-    return 2;
-  }
-  let settings: RunSettings;
+program
+  .command('run')
+  .description('run the pipeline until SIGTERM/SIGINT (settings: DOCPIPE_* environment variables, see README)')
+  .action(async () => set(await runCommand()));
+
+program
+  .command('migrate')
+  .description('create or upgrade the table (idempotent)')
+  .option('--table <name>', 'table name', process.env['DOCPIPE_TABLE'] ?? 'input_data')
+  .action(async (o: { table: string }) => set(await migrateCommand(o)));
+
+program
+  .command('produce')
+  .description('send the documents of a CSV file to a topic, keyed by doc_id')
+  .requiredOption('--csv <file>', 'RFC 4180 CSV file with a header row')
+  .requiredOption('--topic <topic>', 'topic to send to')
+  .option('--doc-id <column>', 'column holding doc_id', 'doc_id')
+  .option('--title <column>', 'column holding the title', 'title')
+  .option('--body <columns>', 'comma-separated columns joined into the body', 'body')
+  .option('--body-separator <text>', 'text put between body columns', '\n')
+  .option('--url <column>', 'column holding the url', 'url')
+  .option('--no-url', 'the file has no url column')
+  .action(async (o: Parameters<typeof produceCommand>[0]) => set(await produceCommand(o)));
+
+program
+  .command('verify')
+  .description('compare the doc_ids in a topic with the rows of the table')
+  .requiredOption('--topic <topic>', 'topic to read from the beginning')
+  .option('--table <name>', 'table name', process.env['DOCPIPE_TABLE'] ?? 'input_data')
+  .action(async (o: { topic: string; table: string }) => set(await verifyCommand(o)));
+
+const main = async (): Promise<number> => {
   try {
-    settings = runSettingsFromEnv(process.env);
+    await program.parseAsync(process.argv);
+    return code;
   } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version are not errors; commander has already printed its message.
+      return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help' ? 0 : EXIT_USAGE;
+    }
     if (err instanceof ConfigError) {
       console.error(`docpipe: bad configuration: ${err.message}`);
-      return 2;
+      return EXIT_USAGE;
     }
-    throw err;
-  }
-  try {
-    return await run(settings);
-  } catch (err) {
     console.error(`docpipe: ${err instanceof Error ? err.message : String(err)}`);
     return 1;
   }
 };
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+main().then(
+  (c) => process.exit(c),
   (err: unknown) => {
     console.error(err);
     process.exit(1);

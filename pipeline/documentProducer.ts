@@ -114,7 +114,7 @@ export class DocumentProducer {
   }
 
   /** Sends a document keyed by its `doc_id`; a bigint `doc_id` is written exactly. */
-  sendDocument(topic: string, doc: { doc_id: bigint | number | string } & Record<string, unknown>): Promise<Delivered> {
+  sendDocument<D extends { readonly doc_id: bigint | number | string }>(topic: string, doc: D): Promise<Delivered> {
     return this.sendOne({ topic, value: stringify(doc) ?? '', key: String(doc.doc_id) });
   }
 
@@ -125,6 +125,11 @@ export class DocumentProducer {
     const delivered = results.map((r) => (r.status === 'fulfilled' ? r.value : undefined));
     if (failures.length > 0) throw new SendBatchError(failures, delivered);
     return delivered as Delivered[];
+  }
+
+  /** Resolves once another message can be sent without waiting; for loops that must not run ahead. */
+  async ready(): Promise<void> {
+    while (this.pending >= this.maxPending) await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
   }
 
   /** The most messages that were ever waiting for their reports at once. */

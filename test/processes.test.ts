@@ -117,6 +117,6 @@ t.test('docpipe run refuses bad configuration naming the key, and an unknown com
   let err = '';
   unknown.stderr.on('data', (d: Buffer) => (err += d.toString()));
   t.equal(await new Promise((done) => unknown.on('exit', done)), 2);
-  t.match(err, /unknown command or argument 'fly'/);
+  t.match(err, /unknown command 'fly'/);
   void db;
 });

@@ -1,0 +1,69 @@
+/**
+ * `docpipe verify --topic T`: compares the documents in a topic with the rows in the table —
+ * doc_ids missing from the table, doc_ids in the table that are not in the topic, counts.
+ * Records that are not valid documents belong in the dead-letter topic and are only counted.
+ * Exit 0 when nothing is missing, 1 otherwise.
+ *
+ * @example
+ * ```sh
+ * docpipe verify --topic documents --table input_data
+ * ```
+ */
+import { connectionFromEnv } from '../env.js';
+import { createKnex } from '../createPipeline.js';
+import { parseJsonExact } from '../exactJson.js';
+import { scanTopic } from '../topicScan.js';
+import { describeDbError } from '../../sinks/mysqlErrors.js';
+
+export interface VerifyResult {
+  records: number;
+  documents: number;
+  notDocuments: number;
+  rows: number;
+  missing: string[];
+  extra: string[];
+}
+
+export const verifyTopic = async (topic: string, table: string): Promise<VerifyResult> => {
+  const { kafkaBrokers, db } = connectionFromEnv(process.env);
+  const inTopic = new Set<string>();
+  let records = 0;
+  let notDocuments = 0;
+  for await (const m of scanTopic(kafkaBrokers, topic)) {
+    records++;
+    try {
+      const id = parseJsonExact(m.value?.toString('utf8') ?? '', ['doc_id'])['doc_id'];
+      if (typeof id === 'bigint') inTopic.add(id.toString());
+      else notDocuments++;
+    } catch {
+      notDocuments++;
+    }
+  }
+  const knex = createKnex(db, 1);
+  try {
+    const rows = (await knex(table).select('doc_id')) as { doc_id: string }[];
+    const inTable = new Set(rows.map((r) => String(r.doc_id)));
+    return {
+      records,
+      documents: inTopic.size,
+      notDocuments,
+      rows: inTable.size,
+      missing: [...inTopic].filter((id) => !inTable.has(id)),
+      extra: [...inTable].filter((id) => !inTopic.has(id)),
+    };
+  } catch (err) {
+    throw new Error(`cannot read \`${table}\`: ${describeDbError(err)}`);
+  } finally {
+    await knex.destroy();
+  }
+};
+
+export const verifyCommand = async (options: { topic: string; table: string }): Promise<number> => {
+  const r = await verifyTopic(options.topic, options.table);
+  const sample = (ids: string[]) => (ids.length ? ` (${ids.slice(0, 10).join(', ')}${ids.length > 10 ? ', …' : ''})` : '');
+  console.log(`topic ${options.topic}: ${r.records} records, ${r.documents} distinct doc_ids, ${r.notDocuments} not documents (see ${options.topic}.dlq)`);
+  console.log(`table ${options.table}: ${r.rows} rows`);
+  console.log(`missing from the table: ${r.missing.length}${sample(r.missing)}`);
+  console.log(`in the table but not the topic: ${r.extra.length}${sample(r.extra)}`);
+  return r.missing.length === 0 ? 0 : 1;
+};

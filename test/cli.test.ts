@@ -1,0 +1,96 @@
+// The docpipe command on the real stack: usage errors, migrate, produce from CSV, verify.
+import t from 'tap';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createPipeline } from '../pipeline/createPipeline.js';
+import { createTopic, db, freshDatabase, kafkaBrokers, uniqueName } from './helpers/stack.js';
+import { readAll } from './helpers/kafka.js';
+import { waitFor } from './helpers/wait.js';
+import { docpipe } from './helpers/cli.js';
+
+t.test('usage: help, unknown commands and flags, missing options', async (t) => {
+  const help = await docpipe(['--help']);
+  t.equal(help.code, 0);
+  t.match(help.stdout, /run[\s\S]*migrate[\s\S]*produce[\s\S]*verify/);
+  const produceHelp = await docpipe(['produce', '--help']);
+  t.equal(produceHelp.code, 0);
+  t.match(produceHelp.stdout, /--csv <file>/);
+  const flag = await docpipe(['produce', '--csv', 'x.csv', '--topic', 't', '--nope']);
+  t.equal(flag.code, 2);
+  t.match(flag.stderr, /unknown option '--nope'/);
+  const missing = await docpipe(['produce', '--topic', 't']);
+  t.equal(missing.code, 2);
+  t.match(missing.stderr, /required option '--csv <file>' not specified/);
+});
+
+t.test('migrate creates the table once and reports an unreachable database quickly', async (t) => {
+  const { name, knex } = await freshDatabase(t);
+  const first = await docpipe(['migrate'], { DOCPIPE_DB_NAME: name });
+  t.equal(first.code, 0, first.stderr);
+  t.match(first.stdout, /applied to `input_data`: 001_create_input_data/);
+  t.ok(await knex.schema.hasTable('input_data'));
+  const again = await docpipe(['migrate'], { DOCPIPE_DB_NAME: name });
+  t.match(again.stdout, /`input_data` is up to date/);
+  const down = await docpipe(['migrate'], { DOCPIPE_DB_NAME: name, DOCPIPE_DB_PORT: '1' });
+  t.equal(down.code, 1);
+  t.match(down.stderr, /ECONNREFUSED/);
+  t.ok(down.ms < 15_000, `reported in ${down.ms} ms`);
+});
+
+t.test('produce sends a CSV keyed by doc_id, reports bad rows by line; verify compares topic and table', async (t) => {
+  const dir = t.testdir({});
+  const topic = await createTopic(t, 'csv', 3);
+  const { name, knex } = await freshDatabase(t);
+  const lines = ['doc_id,title,body,url'];
+  for (let i = 1; i <= 100; i++) lines.push(`${i},"title, ${i}","body ""${i}""\nsecond line",https://x/${i}`);
+  lines.push('7,"a newer title for 7",b,'); // a repeated doc_id
+  lines.push('oops,bad id,b,');
+  lines.push('8,ragged');
+  const csv = join(dir, 'docs.csv');
+  await writeFile(csv, lines.join('\r\n') + '\r\n');
+
+  const r = await docpipe(['produce', '--csv', csv, '--topic', topic]);
+  t.equal(r.code, 1, 'skipped rows make the exit code 1');
+  t.match(r.stdout, /101 sent, 2 skipped, 0 not acknowledged, 1 repeated doc_ids/);
+  t.match(r.stderr, /line \d+: skipped: doc_id "oops" is not an integer/);
+  t.match(r.stderr, /line \d+: skipped: wrong number of fields: 2, the header has 4/);
+  const messages = await readAll(topic, 101);
+  t.equal(messages.length, 101);
+  t.ok(messages.every((m) => JSON.parse(String(m.value)).doc_id === Number(String(m.key))), 'keyed by doc_id');
+
+  const pipeline = await createPipeline({ kafka: { brokers: kafkaBrokers, groupId: uniqueName('g'), topics: [topic] }, db: { ...db, database: name } });
+  await waitFor(() => pipeline.stats().recordsWritten === 101, 'the pipeline to write everything');
+  await pipeline.stop();
+  t.same(await knex('input_data').where({ doc_id: '7' }).select('title'), [{ title: 'a newer title for 7' }], 'the later row wins');
+
+  const ok = await docpipe(['verify', '--topic', topic], { DOCPIPE_DB_NAME: name });
+  t.equal(ok.code, 0, ok.stderr);
+  t.match(ok.stdout, /101 records, 100 distinct doc_ids, 0 not documents/);
+  t.match(ok.stdout, /missing from the table: 0/);
+  await knex('input_data').where({ doc_id: '42' }).delete();
+  const bad = await docpipe(['verify', '--topic', topic], { DOCPIPE_DB_NAME: name });
+  t.equal(bad.code, 1);
+  t.match(bad.stdout, /missing from the table: 1 \(42\)/);
+});
+
+t.test('produce: missing file, bytes that are not UTF-8, unterminated quote, unreachable broker', async (t) => {
+  const dir = t.testdir({
+    'latin1.csv': Buffer.concat([Buffer.from('doc_id,title,body\n1,caf'), Buffer.from([0xe9]), Buffer.from(',b\n')]),
+    'quote.csv': 'doc_id,title,body\n1,"never closed,b\n2,t,b\n',
+    'ok.csv': 'doc_id,title,body\n1,t,b\n',
+  });
+  const missing = await docpipe(['produce', '--csv', join(dir, 'nope.csv'), '--topic', 'x']);
+  t.equal(missing.code, 1);
+  t.match(missing.stderr, /cannot read .*nope\.csv: no such file/);
+  const topic = await createTopic(t, 'csvbad', 1);
+  const latin1 = await docpipe(['produce', '--csv', join(dir, 'latin1.csv'), '--topic', topic, '--no-url']);
+  t.equal(latin1.code, 1);
+  t.match(latin1.stderr, /not valid UTF-8/);
+  const quote = await docpipe(['produce', '--csv', join(dir, 'quote.csv'), '--topic', topic, '--no-url']);
+  t.equal(quote.code, 1);
+  t.match(quote.stderr, /unterminated quoted field/);
+  const broker = await docpipe(['produce', '--csv', join(dir, 'ok.csv'), '--topic', topic, '--no-url'], { DOCPIPE_KAFKA_BROKERS: '127.0.0.1:1' });
+  t.equal(broker.code, 1);
+  t.match(broker.stderr, /cannot connect to Kafka at 127\.0\.0\.1:1/);
+  t.ok(broker.ms < 20_000, `reported in ${broker.ms} ms`);
+});
