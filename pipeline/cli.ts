@@ -13,6 +13,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from './env.js';
+import { SETTINGS } from './runConfig.js';
 import { runCommand } from './commands/run.js';
 import { migrateCommand } from './commands/migrate.js';
 import { produceCommand } from './commands/produce.js';
@@ -30,10 +31,15 @@ const set = (c: number) => {
   code = c;
 };
 
-program
+const camel = (flag: string) => flag.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
+const run = program
   .command('run')
-  .description('run the pipeline until SIGTERM/SIGINT (settings: DOCPIPE_* environment variables, see README)')
-  .action(async () => set(await runCommand()));
+  .description('run the pipeline until SIGTERM/SIGINT; flags win over DOCPIPE_* variables, which win over the config file')
+  .option('--config <file>', 'YAML or JSON config file');
+for (const s of SETTINGS) run.option(`--${s.flag} <value>`, `${s.describe} (${s.env}, config key ${s.key})`);
+run.action(async (o: Record<string, string | undefined>) =>
+  set(await runCommand({ config: o['config'], flags: Object.fromEntries(SETTINGS.map((s) => [s.flag, o[camel(s.flag)]])) })),
+);
 
 program
   .command('migrate')

@@ -94,3 +94,31 @@ t.test('produce: missing file, bytes that are not UTF-8, unterminated quote, unr
   t.match(broker.stderr, /cannot connect to Kafka at 127\.0\.0\.1:1/);
   t.ok(broker.ms < 20_000, `reported in ${broker.ms} ms`);
 });
+
+t.test('run: a bad config file or flag stops at once with the key named and exit 2', async (t) => {
+  const dir = t.testdir({ 'bad.yaml': 'kafka:\n  grupId: x\n', 'port.yaml': 'db:\n  port: many\n' });
+  const unknown = await docpipe(['run', '--config', join(dir, 'bad.yaml')]);
+  t.equal(unknown.code, 2);
+  t.match(unknown.stderr, /unknown config key "kafka.grupId"/);
+  const port = await docpipe(['run', '--config', join(dir, 'port.yaml')]);
+  t.equal(port.code, 2);
+  t.match(port.stderr, /config key "db.port" must be a TCP port number \(1-65535\), got "many"/);
+  const flag = await docpipe(['run', '--sink-concurrency', 'lots']);
+  t.equal(flag.code, 2);
+  t.match(flag.stderr, /--sink-concurrency must be a whole number greater than 0, got "lots"/);
+  const noFile = await docpipe(['run', '--config', join(dir, 'nope.yaml')]);
+  t.equal(noFile.code, 2);
+  t.match(noFile.stderr, /nope\.yaml \(no such file\)/);
+});
+
+t.test('run: an unreachable database or broker is reported within seconds, exit 1', async (t) => {
+  const db1 = await docpipe(['run', '--db-port', '1']);
+  t.equal(db1.code, 1);
+  t.match(db1.stderr, /cannot use the database: .*ECONNREFUSED/);
+  t.ok(db1.ms < 20_000, `database reported in ${db1.ms} ms`);
+  const { name } = await freshDatabase(t);
+  const k = await docpipe(['run', '--brokers', '127.0.0.1:1', '--db-name', name]);
+  t.equal(k.code, 1);
+  t.match(k.stderr, /cannot connect to Kafka at 127\.0\.0\.1:1/);
+  t.ok(k.ms < 20_000, `broker reported in ${k.ms} ms`);
+});

@@ -23,23 +23,3 @@ t.test('a malformed port names the key and the expected form', async (t) => {
   });
   t.throws(() => connectionFromEnv({ DOCPIPE_DB_PORT: '70000' }), ConfigError);
 });
-
-t.test('librdkafka settings pass through as JSON; anything else names the key', async (t) => {
-  const { runSettingsFromEnv } = await import('../pipeline/env.js');
-  t.same(runSettingsFromEnv({ DOCPIPE_RDKAFKA: '{"security.protocol": "sasl_ssl", "session.timeout.ms": 6000}' }).rdkafka, {
-    'security.protocol': 'sasl_ssl',
-    'session.timeout.ms': 6000,
-  });
-  const keyOf = (env: NodeJS.ProcessEnv): string | undefined => {
-    try {
-      runSettingsFromEnv(env);
-    } catch (err) {
-      return err instanceof ConfigError ? err.key : undefined;
-    }
-    return undefined;
-  };
-  t.equal(keyOf({ DOCPIPE_RDKAFKA: 'session.timeout.ms=6000' }), 'DOCPIPE_RDKAFKA');
-  t.equal(keyOf({ DOCPIPE_RDKAFKA: '{"a": {"b": 1}}' }), 'DOCPIPE_RDKAFKA["a"]');
-  t.equal(keyOf({ DOCPIPE_TOPICS: 'ok,bad topic' }), 'DOCPIPE_TOPICS');
-  t.equal(keyOf({ DOCPIPE_AUTO_MIGRATE: 'maybe' }), 'DOCPIPE_AUTO_MIGRATE');
-});

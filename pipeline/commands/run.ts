@@ -1,5 +1,6 @@
 /**
- * `docpipe run`: the long-lived pipeline, configured from DOCPIPE_* variables. SIGTERM or
+ * `docpipe run`: the long-lived pipeline, configured by flags, DOCPIPE_* variables and an
+ * optional config file (in that order of precedence). SIGTERM or
  * SIGINT drains in-flight batches, commits and resolves; a second signal forces the stop.
  *
  * @example
@@ -8,11 +9,11 @@
  * ```
  */
 import { createLogger } from '../logger.js';
-import { runSettingsFromEnv } from '../env.js';
+import { resolveRunSettings } from '../runConfig.js';
 import { createPipeline } from '../createPipeline.js';
 
-export const runCommand = async (): Promise<number> => {
-  const settings = runSettingsFromEnv(process.env);
+export const runCommand = async (options: { config?: string | undefined; flags: Record<string, string | undefined> }): Promise<number> => {
+  const settings = resolveRunSettings({ file: options.config, env: process.env, flags: options.flags });
   const logger = createLogger();
   logger.info(
     { topics: settings.topics, groupId: settings.groupId, table: settings.table, brokers: settings.kafkaBrokers, db: { ...settings.db, password: '[redacted]' } },

@@ -1,0 +1,197 @@
+/**
+ * The settings of `docpipe run`, from three sources: a config file (YAML or JSON), DOCPIPE_*
+ * environment variables and command-line flags — flags over environment over file over the
+ * defaults. Every setting has one name in each; all are validated at start-up, and an error
+ * names the offending key and the form it expects.
+ *
+ * @example
+ * ```ts
+ * const settings = resolveRunSettings({ file: 'docpipe.yaml', env: process.env, flags: { topics: 'a,b' } });
+ * ```
+ */
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { ConfigError, type RunSettings } from './env.js';
+
+type Kind = 'string' | 'password' | 'topics' | 'table' | 'port' | 'positive' | 'boolean' | 'rdkafka';
+
+interface Setting {
+  /** Path in the config file, e.g. `db.host`. */
+  key: string;
+  env: string;
+  /** Flag name without dashes, e.g. `db-host`. */
+  flag: string;
+  kind: Kind;
+  default: unknown;
+  describe: string;
+}
+
+export const SETTINGS: readonly Setting[] = [
+  { key: 'kafka.brokers', env: 'DOCPIPE_KAFKA_BROKERS', flag: 'brokers', kind: 'string', default: '127.0.0.1:9092', describe: 'Kafka bootstrap servers' },
+  { key: 'kafka.topics', env: 'DOCPIPE_TOPICS', flag: 'topics', kind: 'topics', default: ['documents'], describe: 'topics to consume (comma-separated)' },
+  { key: 'kafka.groupId', env: 'DOCPIPE_GROUP_ID', flag: 'group-id', kind: 'string', default: 'docpipe', describe: 'consumer group' },
+  { key: 'kafka.rdkafka', env: 'DOCPIPE_RDKAFKA', flag: 'rdkafka', kind: 'rdkafka', default: {}, describe: 'librdkafka settings (JSON object), e.g. SASL/SSL' },
+  { key: 'db.host', env: 'DOCPIPE_DB_HOST', flag: 'db-host', kind: 'string', default: '127.0.0.1', describe: 'MySQL/MariaDB host' },
+  { key: 'db.port', env: 'DOCPIPE_DB_PORT', flag: 'db-port', kind: 'port', default: 3306, describe: 'MySQL/MariaDB port' },
+  { key: 'db.user', env: 'DOCPIPE_DB_USER', flag: 'db-user', kind: 'string', default: 'docpipe', describe: 'database user' },
+  { key: 'db.password', env: 'DOCPIPE_DB_PASSWORD', flag: 'db-password', kind: 'password', default: 'docpipe', describe: 'database password' },
+  { key: 'db.database', env: 'DOCPIPE_DB_NAME', flag: 'db-name', kind: 'string', default: 'docpipe', describe: 'database name' },
+  { key: 'table', env: 'DOCPIPE_TABLE', flag: 'table', kind: 'table', default: 'input_data', describe: 'table to upsert into' },
+  { key: 'autoMigrate', env: 'DOCPIPE_AUTO_MIGRATE', flag: 'auto-migrate', kind: 'boolean', default: true, describe: 'create or upgrade the table at start' },
+  { key: 'budget.maxRecords', env: 'DOCPIPE_MAX_INFLIGHT_RECORDS', flag: 'max-inflight-records', kind: 'positive', default: 10_000, describe: 'records fetched but not done, process-wide' },
+  { key: 'budget.maxBytes', env: 'DOCPIPE_MAX_INFLIGHT_BYTES', flag: 'max-inflight-bytes', kind: 'positive', default: 32 * 1024 * 1024, describe: 'bytes fetched but not done, process-wide' },
+  { key: 'batch.maxRecords', env: 'DOCPIPE_BATCH_RECORDS', flag: 'batch-records', kind: 'positive', default: 1000, describe: 'records per batch at most' },
+  { key: 'batch.maxBytes', env: 'DOCPIPE_BATCH_BYTES', flag: 'batch-bytes', kind: 'positive', default: 4 * 1024 * 1024, describe: 'bytes per batch at most' },
+  { key: 'batch.maxDelayMs', env: 'DOCPIPE_BATCH_DELAY_MS', flag: 'batch-delay-ms', kind: 'positive', default: 50, describe: 'longest wait for a batch to fill' },
+  { key: 'sinkConcurrency', env: 'DOCPIPE_SINK_CONCURRENCY', flag: 'sink-concurrency', kind: 'positive', default: 3, describe: 'batches written at once' },
+  { key: 'commitIntervalMs', env: 'DOCPIPE_COMMIT_INTERVAL_MS', flag: 'commit-interval-ms', kind: 'positive', default: 1000, describe: 'how often done offsets are committed' },
+  { key: 'drainTimeoutMs', env: 'DOCPIPE_DRAIN_TIMEOUT_MS', flag: 'drain-timeout-ms', kind: 'positive', default: 30_000, describe: 'how long a graceful stop may take' },
+];
+
+const EXPECTED: Record<Kind, string> = {
+  string: 'a non-empty string',
+  password: 'a string',
+  topics: 'a list of Kafka topic names (or a comma-separated string)',
+  table: "1-64 letters, digits or '_'",
+  port: 'a TCP port number (1-65535)',
+  positive: 'a whole number greater than 0',
+  boolean: 'true or false',
+  rdkafka: 'an object of librdkafka settings with string, number or boolean values, e.g. {"session.timeout.ms": 6000}',
+};
+
+/** Converts and checks one value; `fromText` when it came from the environment or a flag. */
+const convert = (s: Setting, name: string, value: unknown, fromText: boolean): unknown => {
+  const bad = (): never => {
+    throw new ConfigError(name, EXPECTED[s.kind], typeof value === 'string' ? value : JSON.stringify(value));
+  };
+  switch (s.kind) {
+    case 'string':
+      return typeof value === 'string' && value !== '' ? value : bad();
+    case 'password':
+      return typeof value === 'string' ? value : bad();
+    case 'table':
+      return typeof value === 'string' && /^[A-Za-z0-9_]{1,64}$/.test(value) ? value : bad();
+    case 'topics': {
+      const list = typeof value === 'string' ? value.split(',').map((t) => t.trim()).filter(Boolean) : value;
+      if (!Array.isArray(list) || list.length === 0) return bad();
+      for (const t of list) {
+        if (typeof t !== 'string' || !/^[A-Za-z0-9._-]{1,249}$/.test(t)) throw new ConfigError(name, EXPECTED.topics, String(t));
+      }
+      return list;
+    }
+    case 'port':
+    case 'positive': {
+      const n = fromText && typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+      if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || (s.kind === 'port' && n > 65535)) return bad();
+      return n;
+    }
+    case 'boolean': {
+      if (typeof value === 'boolean') return value;
+      if (fromText && typeof value === 'string') {
+        if (/^(1|true|yes)$/i.test(value)) return true;
+        if (/^(0|false|no)$/i.test(value)) return false;
+      }
+      return bad();
+    }
+    case 'rdkafka': {
+      let obj = value;
+      if (fromText && typeof value === 'string') {
+        try {
+          obj = JSON.parse(value);
+        } catch {
+          return bad();
+        }
+      }
+      if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) return bad();
+      for (const [k, v] of Object.entries(obj)) {
+        if (!['string', 'number', 'boolean'].includes(typeof v)) {
+          throw new ConfigError(`${name}["${k}"]`, 'a string, number or boolean', JSON.stringify(v));
+        }
+      }
+      return obj;
+    }
+  }
+};
+
+/** Reads a config file; any parse problem names the file. */
+export const readConfigFile = (file: string): Record<string, unknown> => {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConfigError('--config', 'a readable YAML or JSON file', `${file} (${code === 'ENOENT' ? 'no such file' : code ?? 'unreadable'})`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = /\.json$/i.test(file) ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    throw new ConfigError('--config', 'valid YAML or JSON', `${file}: ${(err as Error).message.split('\n')[0]}`);
+  }
+  if (parsed === null || parsed === undefined) return {};
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError('--config', 'a mapping of settings at the top level', file);
+  return parsed as Record<string, unknown>;
+};
+
+/** Flattens a nested file object to dotted keys, refusing keys docpipe does not know. */
+const flattenFile = (obj: Record<string, unknown>, prefix = ''): Map<string, unknown> => {
+  const known = new Set(SETTINGS.map((s) => s.key));
+  const groups = new Set(SETTINGS.filter((s) => s.key.includes('.')).map((s) => s.key.split('.')[0]!));
+  const out = new Map<string, unknown>();
+  for (const [k, v] of Object.entries(obj)) {
+    const key = prefix + k;
+    if (known.has(key)) out.set(key, v);
+    else if (!prefix && groups.has(k) && v !== null && typeof v === 'object' && !Array.isArray(v)) {
+      for (const [kk, vv] of flattenFile(v as Record<string, unknown>, `${k}.`)) out.set(kk, vv);
+    } else {
+      const suggestions = SETTINGS.filter((s) => s.key.split('.').pop()!.toLowerCase() === k.toLowerCase()).map((s) => s.key);
+      throw new ConfigError(
+        `config key "${key}"`,
+        'a known setting',
+        key,
+        `unknown config key "${key}"${suggestions.length ? ` (did you mean ${suggestions.join(' or ')}?)` : '; the known keys are listed in the README'}`,
+      );
+    }
+  }
+  return out;
+};
+
+export interface SettingSources {
+  file?: string | undefined;
+  env: NodeJS.ProcessEnv;
+  /** Flag values by flag name (as strings, the way a command line gives them). */
+  flags?: Record<string, string | undefined>;
+}
+
+export const resolveRunSettings = (sources: SettingSources): RunSettings => {
+  const fileValues = sources.file ? flattenFile(readConfigFile(sources.file)) : new Map<string, unknown>();
+  const value = new Map<string, unknown>();
+  for (const s of SETTINGS) {
+    const flag = sources.flags?.[s.flag];
+    const env = sources.env[s.env];
+    let v: unknown;
+    if (flag !== undefined) v = convert(s, `--${s.flag}`, flag, true);
+    else if (env !== undefined && (env !== '' || s.kind === 'password')) v = convert(s, s.env, env, true);
+    else if (fileValues.has(s.key)) v = convert(s, `config key "${s.key}"`, fileValues.get(s.key), false);
+    else v = s.default;
+    value.set(s.key, v);
+  }
+  const get = <T>(key: string) => value.get(key) as T;
+  return {
+    kafkaBrokers: get('kafka.brokers'),
+    topics: get('kafka.topics'),
+    groupId: get('kafka.groupId'),
+    rdkafka: get('kafka.rdkafka'),
+    db: { host: get('db.host'), port: get('db.port'), user: get('db.user'), password: get('db.password'), database: get('db.database') },
+    table: get('table'),
+    autoMigrate: get('autoMigrate'),
+    maxInFlightRecords: get('budget.maxRecords'),
+    maxInFlightBytes: get('budget.maxBytes'),
+    batchRecords: get('batch.maxRecords'),
+    batchBytes: get('batch.maxBytes'),
+    batchDelayMs: get('batch.maxDelayMs'),
+    sinkConcurrency: get('sinkConcurrency'),
+    commitIntervalMs: get('commitIntervalMs'),
+    drainTimeoutMs: get('drainTimeoutMs'),
+  };
+};
