@@ -25,7 +25,7 @@ import { KafkaSource, type RdKafkaSettings } from './kafkaSource.js';
 import { silentLogger } from './logger.js';
 import type { DbConnection } from './env.js';
 import { batch, type BatchOptions } from '../operators/batch.js';
-import { bulkInsert } from '../operators/bulkInsert.js';
+import { bulkInsert, type BatchWritten } from '../operators/bulkInsert.js';
 import { decodeJson } from '../operators/decodeJson.js';
 import { validate, type Document } from '../operators/validate.js';
 import { MysqlSink } from '../sinks/mysqlSink.js';
@@ -59,16 +59,25 @@ export interface PipelineConfig {
    * pipeline's dead-letter writer for records it refuses.
    */
   transform?: (context: { deadLetter: DeadLetter }) => OperatorFunction<Envelope<Document>, Envelope<Document>>;
+  /** Called after each batch is written (for metrics). */
+  onBatch?: (result: BatchWritten) => void;
   logger?: Logger;
 }
 
 export interface PipelineStats {
+  recordsIn: number;
   recordsWritten: number;
   rowsWritten: number;
   deadLettered: number;
   batches: number;
   inFlight: { records: number; bytes: number };
   paused: boolean;
+  assignedPartitions: number;
+  /** Consumer lag per partition, as librdkafka last reported it. */
+  lag: { topic: string; partition: number; lag: number }[];
+  lastCommitAt: number;
+  /** When a batch was last written (or the pipeline started). */
+  lastProgressAt: number;
 }
 
 export interface Pipeline {
@@ -146,6 +155,7 @@ export const createPipeline = async (config: PipelineConfig): Promise<Pipeline> 
   });
 
   const stats = { recordsWritten: 0, rowsWritten: 0, deadLettered: 0, batches: 0 };
+  let lastProgressAt = Date.now();
   const deadLetter = dlq.send;
   const countingDeadLetter: typeof deadLetter = (record, rejection) => {
     stats.deadLettered++;
@@ -181,6 +191,8 @@ export const createPipeline = async (config: PipelineConfig): Promise<Pipeline> 
         stats.batches++;
         stats.recordsWritten += r.records - r.rejected;
         stats.rowsWritten += r.written;
+        lastProgressAt = Date.now();
+        config.onBatch?.(r);
         log.debug({ records: r.records, rows: r.written, rejected: r.rejected, ms: Math.round(r.ms) }, 'batch written');
       },
       error: (err: unknown) => {
@@ -240,6 +252,15 @@ export const createPipeline = async (config: PipelineConfig): Promise<Pipeline> 
     done,
     stop,
     source,
-    stats: () => ({ ...stats, inFlight: budget.usage(), paused: source.isPaused }),
+    stats: () => ({
+      ...stats,
+      recordsIn: source.recordsIn,
+      inFlight: budget.usage(),
+      paused: source.isPaused,
+      assignedPartitions: source.tracker.assigned().length,
+      lag: [...source.lag.values()],
+      lastCommitAt: source.lastCommitAt,
+      lastProgressAt,
+    }),
   };
 };

@@ -74,6 +74,8 @@ export interface RunSettings extends Connection {
   sinkConcurrency: number;
   commitIntervalMs: number;
   drainTimeoutMs: number;
+  /** Port of the metrics and health endpoints; 0 for none. */
+  metricsPort: number;
   /** librdkafka settings passed through (SASL, SSL, timeouts). */
   rdkafka: Record<string, string | number | boolean>;
 }

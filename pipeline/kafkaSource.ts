@@ -113,6 +113,12 @@ export class KafkaSource {
   /** Resolves when the poll loop has returned from its last consume call. */
   private loopEnded: Promise<void> = Promise.resolve();
   private paused = false;
+  /** Records handed out since start. */
+  recordsIn = 0;
+  /** When a commit last succeeded (ms since the epoch; 0 = never). */
+  lastCommitAt = 0;
+  /** Consumer lag per `topic[partition]`, from librdkafka's statistics. */
+  readonly lag = new Map<string, { topic: string; partition: number; lag: number }>();
 
   constructor(private readonly options: KafkaSourceOptions) {
     this.log = (options.logger ?? silentLogger).child({ component: 'source' });
@@ -158,6 +164,7 @@ export class KafkaSource {
             this.log.warn({ err: err.message, positions }, 'offset commit failed');
           } else {
             this.tracker.markCommitted(positions);
+            this.lastCommitAt = Date.now();
             this.log.debug({ positions }, 'committed');
           }
           resolve();
@@ -236,6 +243,8 @@ export class KafkaSource {
         // default (1 s) would cut throughput by a factor of ten.
         'fetch.queue.backoff.ms': 10,
         'socket.keepalive.enable': true,
+        // Consumer lag per partition for metrics and readiness.
+        'statistics.interval.ms': 5000,
         rebalance_cb: (err: LibrdKafkaError, assignment: TopicPartition[]) => this.onRebalance(err, assignment),
         ...o.rdkafka,
       },
@@ -244,6 +253,7 @@ export class KafkaSource {
       { 'auto.offset.reset': 'earliest' },
     ) as Consumer;
     this.consumer = consumer;
+    consumer.on('event.stats', (event: { message: string }) => this.readStats(event.message));
     consumer.on('event.error', (err: LibrdKafkaError) => {
       if (err.isFatal) {
         subscriber.error(err);
@@ -299,6 +309,25 @@ export class KafkaSource {
     pull();
   }
 
+  private readStats(json: string): void {
+    let stats: { topics?: Record<string, { partitions?: Record<string, { consumer_lag?: number }> }> };
+    try {
+      stats = JSON.parse(json) as typeof stats;
+    } catch {
+      return;
+    }
+    this.lag.clear();
+    for (const [topic, t] of Object.entries(stats.topics ?? {})) {
+      for (const [p, info] of Object.entries(t.partitions ?? {})) {
+        const partition = Number(p);
+        // -1 is librdkafka's internal "unassigned" partition; lag -1 means unknown.
+        if (partition < 0 || info.consumer_lag === undefined || info.consumer_lag < 0) continue;
+        if (!this.tracker.owns(topic, partition)) continue;
+        this.lag.set(`${topic}[${partition}]`, { topic, partition, lag: info.consumer_lag });
+      }
+    }
+  }
+
   private emit(m: Message, subscriber: Subscriber<Envelope<Buffer | null>>): void {
     // A record of a partition we are letting go of is not handed out: the next owner reads it.
     if (this.revoking.has(tpKey(m.topic, m.partition)) || !this.tracker.owns(m.topic, m.partition)) return;
@@ -306,6 +335,7 @@ export class KafkaSource {
     const key = m.key === undefined || m.key === null ? null : Buffer.isBuffer(m.key) ? m.key : Buffer.from(m.key);
     const size = (value?.length ?? 0) + (key?.length ?? 0);
     this.options.budget.acquire(size);
+    this.recordsIn++;
     const done = this.tracker.handOut(m.topic, m.partition, m.offset, size);
     subscriber.next({
       payload: value,

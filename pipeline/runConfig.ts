@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, type RunSettings } from './env.js';
 
-type Kind = 'string' | 'password' | 'topics' | 'table' | 'port' | 'positive' | 'boolean' | 'rdkafka';
+type Kind = 'string' | 'password' | 'topics' | 'table' | 'port' | 'portOrOff' | 'positive' | 'boolean' | 'rdkafka';
 
 interface Setting {
   /** Path in the config file, e.g. `db.host`. */
@@ -45,6 +45,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'batch.maxDelayMs', env: 'DOCPIPE_BATCH_DELAY_MS', flag: 'batch-delay-ms', kind: 'positive', default: 50, describe: 'longest wait for a batch to fill' },
   { key: 'sinkConcurrency', env: 'DOCPIPE_SINK_CONCURRENCY', flag: 'sink-concurrency', kind: 'positive', default: 3, describe: 'batches written at once' },
   { key: 'commitIntervalMs', env: 'DOCPIPE_COMMIT_INTERVAL_MS', flag: 'commit-interval-ms', kind: 'positive', default: 1000, describe: 'how often done offsets are committed' },
+  { key: 'metrics.port', env: 'DOCPIPE_METRICS_PORT', flag: 'metrics-port', kind: 'portOrOff', default: 9464, describe: 'port for /metrics, /healthz and /readyz (0: none)' },
   { key: 'drainTimeoutMs', env: 'DOCPIPE_DRAIN_TIMEOUT_MS', flag: 'drain-timeout-ms', kind: 'positive', default: 30_000, describe: 'how long a graceful stop may take' },
 ];
 
@@ -54,6 +55,7 @@ const EXPECTED: Record<Kind, string> = {
   topics: 'a list of Kafka topic names (or a comma-separated string)',
   table: "1-64 letters, digits or '_'",
   port: 'a TCP port number (1-65535)',
+  portOrOff: 'a TCP port number (1-65535), or 0 for none',
   positive: 'a whole number greater than 0',
   boolean: 'true or false',
   rdkafka: 'an object of librdkafka settings with string, number or boolean values, e.g. {"session.timeout.ms": 6000}',
@@ -80,9 +82,11 @@ const convert = (s: Setting, name: string, value: unknown, fromText: boolean): u
       return list;
     }
     case 'port':
+    case 'portOrOff':
     case 'positive': {
       const n = fromText && typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
-      if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || (s.kind === 'port' && n > 65535)) return bad();
+      const min = s.kind === 'portOrOff' ? 0 : 1;
+      if (typeof n !== 'number' || !Number.isInteger(n) || n < min || (s.kind !== 'positive' && n > 65535)) return bad();
       return n;
     }
     case 'boolean': {
@@ -193,5 +197,6 @@ export const resolveRunSettings = (sources: SettingSources): RunSettings => {
     sinkConcurrency: get('sinkConcurrency'),
     commitIntervalMs: get('commitIntervalMs'),
     drainTimeoutMs: get('drainTimeoutMs'),
+    metricsPort: get('metrics.port'),
   };
 };

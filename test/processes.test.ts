@@ -24,6 +24,7 @@ const startDocpipe = (env: Record<string, string>): Running => {
       ...process.env,
       DOCPIPE_LOG_LEVEL: 'warn',
       DOCPIPE_COMMIT_INTERVAL_MS: '200',
+      DOCPIPE_METRICS_PORT: '0',
       // A killed member holds its partitions until its session times out: keep that short.
       DOCPIPE_RDKAFKA: JSON.stringify({ 'session.timeout.ms': 6000, 'heartbeat.interval.ms': 1000 }),
       ...env,

@@ -11,6 +11,10 @@
 import { createLogger } from '../logger.js';
 import { resolveRunSettings } from '../runConfig.js';
 import { createPipeline } from '../createPipeline.js';
+import { createOperations } from '../operationsServer.js';
+
+/** How often the one-line throughput summary is logged. */
+const SUMMARY_EVERY_MS = 5000;
 
 export const runCommand = async (options: { config?: string | undefined; flags: Record<string, string | undefined> }): Promise<number> => {
   const settings = resolveRunSettings({ file: options.config, env: process.env, flags: options.flags });
@@ -19,7 +23,9 @@ export const runCommand = async (options: { config?: string | undefined; flags: 
     { topics: settings.topics, groupId: settings.groupId, table: settings.table, brokers: settings.kafkaBrokers, db: { ...settings.db, password: '[redacted]' } },
     'starting',
   );
+  const operations = createOperations();
   const pipeline = await createPipeline({
+    onBatch: operations.observeBatch,
     kafka: { brokers: settings.kafkaBrokers, groupId: settings.groupId, topics: settings.topics, rdkafka: settings.rdkafka },
     db: settings.db,
     table: settings.table,
@@ -37,6 +43,40 @@ export const runCommand = async (options: { config?: string | undefined; flags: 
   };
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
-  await pipeline.done;
+  const server = settings.metricsPort
+    ? await operations.listen(settings.metricsPort, () => pipeline.stats()).catch(async (err: unknown) => {
+        await pipeline.stop();
+        const code = (err as NodeJS.ErrnoException).code;
+        throw new Error(
+          code === 'EADDRINUSE'
+            ? `the metrics port ${settings.metricsPort} is already in use; choose another with --metrics-port (or 0 for none)`
+            : `cannot serve metrics on port ${settings.metricsPort}: ${(err as Error).message}`,
+        );
+      })
+    : undefined;
+  if (server) logger.info({ port: settings.metricsPort }, 'serving /metrics, /healthz and /readyz');
+  let last = pipeline.stats();
+  const summary = setInterval(() => {
+    const now = pipeline.stats();
+    const per = (a: number, b: number) => Math.round(((a - b) * 1000) / SUMMARY_EVERY_MS);
+    logger.info(
+      {
+        inPerSec: per(now.recordsIn, last.recordsIn),
+        writtenPerSec: per(now.recordsWritten, last.recordsWritten),
+        deadLettered: now.deadLettered,
+        inFlight: now.inFlight.records,
+        paused: now.paused,
+        lag: now.lag.reduce((sum, p) => sum + p.lag, 0),
+      },
+      'throughput',
+    );
+    last = now;
+  }, SUMMARY_EVERY_MS);
+  try {
+    await pipeline.done;
+  } finally {
+    clearInterval(summary);
+    server?.close();
+  }
   return 0;
 };

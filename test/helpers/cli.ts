@@ -19,7 +19,7 @@ export const docpipe = (args: string[], env: Record<string, string> = {}, timeou
     execFile(
       process.execPath,
       ['--import', tsLoader, cliEntry, ...args],
-      { cwd: root, env: { ...process.env, DOCPIPE_LOG_LEVEL: 'warn', ...env }, timeout: timeoutMs },
+      { cwd: root, env: { ...process.env, DOCPIPE_LOG_LEVEL: 'warn', DOCPIPE_METRICS_PORT: '0', ...env }, timeout: timeoutMs },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
         done({ code, stdout, stderr, ms: Date.now() - started });
