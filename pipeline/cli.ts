@@ -18,6 +18,7 @@ import { runCommand } from './commands/run.js';
 import { migrateCommand } from './commands/migrate.js';
 import { produceCommand } from './commands/produce.js';
 import { verifyCommand } from './commands/verify.js';
+import { dlqReplayCommand } from './commands/dlqReplay.js';
 
 const EXIT_USAGE = 2;
 
@@ -66,6 +67,17 @@ program
   .requiredOption('--topic <topic>', 'topic to read from the beginning')
   .option('--table <name>', 'table name', process.env['DOCPIPE_TABLE'] ?? 'input_data')
   .action(async (o: { topic: string; table: string }) => set(await verifyCommand(o)));
+
+program
+  .command('dlq')
+  .description('work with a dead-letter topic')
+  .command('replay')
+  .description('send dead-lettered records back to their source topic, after the cause is fixed')
+  .requiredOption('--topic <topic>', 'the dead-letter topic, e.g. documents.dlq')
+  .option('--to <topic>', 'send to this topic instead of each record\'s original one')
+  .option('--rate <n>', 'records per second at most', '500')
+  .option('--group <id>', 'consumer group that remembers what was replayed', 'docpipe-dlq-replay')
+  .action(async (o: Parameters<typeof dlqReplayCommand>[0]) => set(await dlqReplayCommand(o)));
 
 const main = async (): Promise<number> => {
   try {

@@ -12,7 +12,7 @@
  * await producer.close();
  * ```
  */
-import Kafka, { type LibrdKafkaError, type Producer } from '@confluentinc/kafka-javascript';
+import Kafka, { type LibrdKafkaError, type MessageHeader, type Producer } from '@confluentinc/kafka-javascript';
 import { stringify } from 'lossless-json';
 import type { Logger } from 'pino';
 import { KafkaConnectError, type RdKafkaSettings } from './kafkaSource.js';
@@ -32,6 +32,7 @@ export interface OutgoingMessage {
   value: Buffer | string | null;
   key?: Buffer | string | null;
   partition?: number;
+  headers?: MessageHeader[];
 }
 
 export interface Delivered {
@@ -109,8 +110,8 @@ export class DocumentProducer {
   }
 
   /** Sends one message; resolves when Kafka acknowledges it, rejects when it cannot. */
-  async send(topic: string, value: Buffer | string | null, key?: Buffer | string | null): Promise<Delivered> {
-    return this.sendOne({ topic, value, key: key ?? null });
+  async send(topic: string, value: Buffer | string | null, key?: Buffer | string | null, headers?: MessageHeader[]): Promise<Delivered> {
+    return this.sendOne({ topic, value, key: key ?? null, ...(headers && { headers }) });
   }
 
   /** Sends a document keyed by its `doc_id`; a bigint `doc_id` is written exactly. */
@@ -159,7 +160,7 @@ export class DocumentProducer {
       const waiter: Waiter = { resolve, reject };
       const attempt = (): void => {
         try {
-          this.producer.produce(m.topic, m.partition ?? null, value, key, null, waiter);
+          this.producer.produce(m.topic, m.partition ?? null, value, key, null, waiter, m.headers);
         } catch (err) {
           // librdkafka's own queue is full: wait for deliveries rather than fail.
           if ((err as LibrdKafkaError).code === ERR_QUEUE_FULL) {

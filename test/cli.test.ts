@@ -122,3 +122,47 @@ t.test('run: an unreachable database or broker is reported within seconds, exit 
   t.match(k.stderr, /cannot connect to Kafka at 127\.0\.0\.1:1/);
   t.ok(k.ms < 20_000, `broker reported in ${k.ms} ms`);
 });
+
+t.test('dlq replay sends dead letters back once the cause is fixed, and only once', async (t) => {
+  const { readAll, headerValue } = await import('./helpers/kafka.js');
+  const topic = await createTopic(t, 'replay', 1);
+  const { name, knex } = await freshDatabase(t);
+  const groupId = uniqueName('g');
+  const cfg = { kafka: { brokers: kafkaBrokers, groupId, topics: [topic] }, db: { ...db, database: name } };
+  const warm = await createPipeline(cfg); // creates the table
+  await warm.stop();
+  await knex.raw('ALTER TABLE input_data MODIFY title VARCHAR(10)'); // the "cause"
+  const { produce } = await import('./helpers/stack.js');
+  await produce(topic, [
+    { key: '1', value: JSON.stringify({ doc_id: 1, title: 'short', body: 'b' }) },
+    { key: '2', value: JSON.stringify({ doc_id: 2, title: 'a title longer than ten', body: 'b' }), headers: [{ 'trace-id': 'abc' }] },
+  ]);
+  const first = await createPipeline(cfg);
+  await waitFor(() => first.stats().recordsWritten === 1 && first.stats().deadLettered === 1 && first.stats().inFlight.records === 0, 'one row and one dead letter');
+  await first.stop();
+
+  await knex.raw('ALTER TABLE input_data MODIFY title LONGTEXT'); // fixed
+  const replay = await docpipe(['dlq', 'replay', '--topic', `${topic}.dlq`, '--rate', '50']);
+  t.equal(replay.code, 0, replay.stderr);
+  t.match(replay.stdout, /replayed 1 records/);
+  const again = await docpipe(['dlq', 'replay', '--topic', `${topic}.dlq`]);
+  t.match(again.stdout, /nothing to replay|replayed 0 records/, 'a second replay sends nothing');
+
+  const all = await readAll(topic, 3);
+  t.equal(all.length, 3, 'the original topic holds the replayed copy');
+  const copy = all[2]!;
+  t.equal(String(copy.key), '2');
+  t.equal(headerValue(copy, 'trace-id'), 'abc', 'original headers kept');
+  t.equal(headerValue(copy, 'docpipe.stage'), undefined, 'dead-letter headers dropped');
+
+  const second = await createPipeline(cfg);
+  t.teardown(() => second.stop());
+  await waitFor(async () => (await knex('input_data').where({ doc_id: '2' })).length === 1, 'the replayed document to land');
+  t.same(await knex('input_data').select('doc_id', 'title').orderBy('doc_id'), [
+    { doc_id: '1', title: 'short' },
+    { doc_id: '2', title: 'a title longer than ten' },
+  ]);
+  const bad = await docpipe(['dlq', 'replay', '--topic', `${topic}.dlq`, '--rate', 'fast']);
+  t.equal(bad.code, 2);
+  t.match(bad.stderr, /--rate must be a number of records per second greater than 0, got "fast"/);
+});
