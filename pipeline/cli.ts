@@ -19,6 +19,7 @@ import { migrateCommand } from './commands/migrate.js';
 import { produceCommand } from './commands/produce.js';
 import { verifyCommand } from './commands/verify.js';
 import { dlqReplayCommand } from './commands/dlqReplay.js';
+import { demoCommand } from './commands/demo.js';
 
 const EXIT_USAGE = 2;
 
@@ -78,6 +79,13 @@ program
   .option('--rate <n>', 'records per second at most', '500')
   .option('--group <id>', 'consumer group that remembers what was replayed', 'docpipe-dlq-replay')
   .action(async (o: Parameters<typeof dlqReplayCommand>[0]) => set(await dlqReplayCommand(o)));
+
+program
+  .command('demo')
+  .description('the main job end to end: generate documents, produce them, run the pipeline, verify, summarise, clean up')
+  .option('--docs <n>', 'documents to generate', '50000')
+  .option('--rate <n>', 'documents produced per second', '5000')
+  .action(async (o: { docs: string; rate: string }) => set(await demoCommand(o)));
 
 const main = async (): Promise<number> => {
   try {

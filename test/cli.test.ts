@@ -166,3 +166,18 @@ t.test('dlq replay sends dead letters back once the cause is fixed, and only onc
   t.equal(bad.code, 2);
   t.match(bad.stderr, /--rate must be a number of records per second greater than 0, got "fast"/);
 });
+
+t.test('demo runs the main job end to end and cleans up after itself', async (t) => {
+  const r = await docpipe(['demo', '--docs', '3000', '--rate', '3000'], {}, 180_000);
+  t.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+  t.match(r.stdout, /documents produced\s*│\s*3000/);
+  t.match(r.stdout, /dead letters \(deliberately bad records\)\s*│\s*6\b/);
+  t.match(r.stdout, /verify: missing from the table\s*│\s*0\b/);
+  t.match(r.stdout, /documents sent twice \(two versions\)\s*│\s*\d{2,}/);
+  t.match(r.stdout, /rows not at their latest version\s*│\s*0\b/);
+  t.match(r.stdout, /p99 produce-to-row latency \(ms\)\s*│\s*\d+/);
+  t.match(r.stdout, /every document landed once/);
+  const { knex } = await freshDatabase(t);
+  const [tables] = (await knex.raw("SELECT TABLE_NAME AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME LIKE 'demo\\\\_%'", [db.database])) as [{ n: string }[]];
+  t.same(tables, [], 'no demo table left behind');
+});
