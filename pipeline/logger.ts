@@ -22,13 +22,20 @@ export const redactPaths = [
   '*.*["ssl.key.password"]',
 ];
 
-export const createLogger = (options: LoggerOptions = {}): Logger =>
-  pino({
+/**
+ * JSON lines, except on a terminal (unless DOCPIPE_LOG_FORMAT=json), where pino-pretty makes
+ * them readable. Redaction applies before either.
+ */
+export const createLogger = (options: LoggerOptions = {}): Logger => {
+  const pretty = process.stdout.isTTY && process.env['DOCPIPE_LOG_FORMAT'] !== 'json';
+  return pino({
     name: 'docpipe',
     level: process.env['DOCPIPE_LOG_LEVEL'] ?? 'info',
     redact: { paths: redactPaths, censor: '[redacted]' },
+    ...(pretty && { transport: { target: 'pino-pretty', options: { translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname,name' } } }),
     ...options,
   });
+};
 
 /** For library use and tests: logs nothing. */
 export const silentLogger: Logger = pino({ level: 'silent' });
