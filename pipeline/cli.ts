@@ -85,7 +85,8 @@ program
   .description('the main job end to end: generate documents, produce them, run the pipeline, verify, summarise, clean up')
   .option('--docs <n>', 'documents to generate', '50000')
   .option('--rate <n>', 'documents produced per second', '5000')
-  .action(async (o: { docs: string; rate: string }) => set(await demoCommand(o)));
+  .option('--kafka <where>', 'auto (a broker that answers, else the local one if Java is there, else the mock cluster), local or mock', 'auto')
+  .action(async (o: { docs: string; rate: string; kafka: string }) => set(await demoCommand(o)));
 
 const main = async (): Promise<number> => {
   try {

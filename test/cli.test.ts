@@ -181,3 +181,14 @@ t.test('demo runs the main job end to end and cleans up after itself', async (t)
   const [tables] = (await knex.raw("SELECT TABLE_NAME AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME LIKE 'demo\\\\_%'", [db.database])) as [{ n: string }[]];
   t.same(tables, [], 'no demo table left behind');
 });
+
+t.test('demo on librdkafka\'s mock cluster, as on a machine without Java', async (t) => {
+  const r = await docpipe(['demo', '--kafka', 'mock', '--docs', '2000', '--rate', '2000'], {}, 180_000);
+  t.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+  t.match(r.stdout, /using librdkafka's in-process mock cluster at 127\.0\.0\.1:\d+/);
+  t.match(r.stdout, /verify: missing from the table\s*│\s*0\b/);
+  t.match(r.stdout, /dead letters \(deliberately bad records\)\s*│\s*4\b/);
+  const bad = await docpipe(['demo', '--kafka', 'somewhere']);
+  t.equal(bad.code, 2);
+  t.match(bad.stderr, /--kafka must be auto, local or mock, got "somewhere"/);
+});

@@ -26,7 +26,7 @@ const startDocpipe = (env: Record<string, string>): Running => {
       DOCPIPE_COMMIT_INTERVAL_MS: '200',
       DOCPIPE_METRICS_PORT: '0',
       // A killed member holds its partitions until its session times out: keep that short.
-      DOCPIPE_RDKAFKA: JSON.stringify({ 'session.timeout.ms': 6000, 'heartbeat.interval.ms': 1000 }),
+      DOCPIPE_RDKAFKA: JSON.stringify({ 'session.timeout.ms': 10000, 'heartbeat.interval.ms': 1000 }),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -62,7 +62,7 @@ t.test('SIGKILL mid-run, then restart: nothing lost, no duplicate rows', async (
 
   const first = startDocpipe(env);
   t.teardown(() => first.child.kill('SIGKILL'));
-  await waitFor(async () => (await rowCount(knex)) >= 3000, 'the first run to write some rows');
+  await waitFor(async () => (await rowCount(knex)) >= 3000, 'the first run to write some rows', 120_000);
   first.child.kill('SIGKILL');
   await first.exited;
   const atKill = await rowCount(knex);
@@ -95,7 +95,11 @@ t.test('two members on 6 partitions, one stopped mid-run: the other finishes, no
     a.child.kill('SIGKILL');
     b.child.kill('SIGKILL');
   });
-  await waitFor(async () => (await rowCount(knex)) >= 3000, 'both members to start writing');
+  await waitFor(async () => {
+    // A member that died at start would otherwise show up only as a timeout.
+    if (a.child.exitCode !== null || b.child.exitCode !== null) throw new Error(`a member exited early:\n${a.output()}\n${b.output()}`);
+    return (await rowCount(knex)) >= 3000;
+  }, 'both members to start writing', 120_000);
   const atStop = await rowCount(knex);
   a.child.kill('SIGTERM');
   t.ok(atStop < TOTAL, `stopped mid-run (${atStop} of ${TOTAL} rows written)`);

@@ -26,8 +26,8 @@ export interface VerifyResult {
   extra: string[];
 }
 
-export const verifyTopic = async (topic: string, table: string): Promise<VerifyResult> => {
-  const { kafkaBrokers, db } = connectionFromEnv(process.env);
+export const verifyTopic = async (topic: string, table: string, connection = connectionFromEnv(process.env)): Promise<VerifyResult> => {
+  const { kafkaBrokers, db } = connection;
   const inTopic = new Set<string>();
   let records = 0;
   let notDocuments = 0;
