@@ -12,7 +12,7 @@
  * await dlq.close();
  * ```
  */
-import Kafka, { type LibrdKafkaError, type MessageHeader, type Producer } from '@confluentinc/kafka-javascript';
+import Kafka, { type IAdminClient, type LibrdKafkaError, type MessageHeader, type Producer } from '@confluentinc/kafka-javascript';
 import type { Logger } from 'pino';
 import { coordinates, type Envelope } from '../pipeline/envelope.js';
 import { silentLogger } from '../pipeline/logger.js';
@@ -29,6 +29,12 @@ export interface DeadLetterWriterOptions {
   retry?: { initialDelayMs?: number; maxDelayMs?: number };
   rdkafka?: RdKafkaSettings;
   logger?: Logger;
+  /**
+   * `max.message.bytes` of a dead-letter topic docpipe creates (default 64 MiB): poison
+   * records are often the large ones, and the broker's 1 MB default would refuse their copy.
+   * Existing topics are left as they are.
+   */
+  topicMaxMessageBytes?: number;
 }
 
 export const DLQ_HEADERS = {
@@ -55,6 +61,9 @@ export class DeadLetterWriter {
   private closed = false;
   private readonly idle = new Set<() => void>();
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
+  /** Dead-letter topics created (or found) so far, by name. */
+  private readonly topics = new Map<string, Promise<void>>();
+  private admin: IAdminClient | undefined;
 
   private constructor(
     private readonly producer: Producer,
@@ -131,14 +140,40 @@ export class DeadLetterWriter {
   async close(): Promise<void> {
     this.closed = true;
     for (const t of this.timers) clearTimeout(t);
+    this.admin?.disconnect();
     await new Promise<void>((resolve) => this.producer.flush(5_000, () => resolve()));
     await new Promise<void>((resolve) => this.producer.disconnect(5_000, () => resolve()));
   }
 
+  /** Creates the dead-letter topic once, before its first copy; "already exists" is fine. */
+  private ensureTopic(topic: string): Promise<void> {
+    let ready = this.topics.get(topic);
+    if (!ready) {
+      this.admin ??= Kafka.AdminClient.create({ 'bootstrap.servers': this.options.brokers, ...this.options.rdkafka });
+      const admin = this.admin;
+      ready = new Promise<void>((resolve) => {
+        const config = { 'max.message.bytes': String(this.options.topicMaxMessageBytes ?? 64 * 1024 * 1024) };
+        admin.createTopic({ topic, num_partitions: 1, replication_factor: -1, config }, 10_000, (err) => {
+          // Exists already (code 36), or creation is not allowed: either way produce, and let
+          // the broker's answer decide (a refused copy is retried, never dropped).
+          if (err && err.code !== 36) this.log.warn({ topic, err: err.message }, 'could not create the dead-letter topic');
+          resolve();
+        });
+      });
+      this.topics.set(topic, ready);
+    }
+    return ready;
+  }
+
   private produce(job: Job): void {
     if (this.closed) return;
+    const topic = (this.options.topicFor ?? ((t: string) => `${t}.dlq`))(job.record.topic);
+    void this.ensureTopic(topic).then(() => this.produceTo(topic, job));
+  }
+
+  private produceTo(topic: string, job: Job): void {
+    if (this.closed) return;
     const { record, rejection } = job;
-    const topic = (this.options.topicFor ?? ((t: string) => `${t}.dlq`))(record.topic);
     const headers: MessageHeader[] = [
       ...record.headers.map((h) => ({ [h.key]: h.value })),
       { [DLQ_HEADERS.topic]: record.topic },

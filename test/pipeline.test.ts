@@ -280,3 +280,18 @@ t.test("docpipe's database connections killed mid-write: retried, everything lan
   t.same(count, { n: String(TOTAL), d: String(TOTAL) });
   t.equal(pipeline.stats().deadLettered, 0, 'a lost connection is not a data error');
 });
+
+t.test('a poison record larger than the broker default still reaches the dead-letter topic docpipe creates', async (t) => {
+  const topic = await createTopic(t, 'bigpoison', 1, { 'max.message.bytes': String(16 * 1024 * 1024) });
+  const { name } = await freshDatabase(t);
+  const { randomBytes } = await import('node:crypto');
+  const poison = `not json ${randomBytes(2 * 1024 * 1024).toString('base64')}`; // ~2.8 MB, incompressible
+  await produce(topic, [{ key: 'big', value: poison }, { key: '1', value: doc(1, 'after') }]);
+  const cfg = config(topic, name);
+  const pipeline = await createPipeline(cfg);
+  t.teardown(() => pipeline.stop());
+  await waitFor(async () => (await committedOffsets(cfg.kafka.groupId, topic, 1))[0] === 2, 'the partition to move past the big poison record');
+  const [copy] = await readAll(`${topic}.dlq`, 1);
+  t.equal(copy?.value?.length, Buffer.byteLength(poison), 'the whole value was dead-lettered');
+  t.equal(copy && headerValue(copy, DLQ_HEADERS.errorClass), 'SyntaxError');
+});
