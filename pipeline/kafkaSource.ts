@@ -86,6 +86,10 @@ export class KafkaConnectError extends Error {
   }
 }
 
+/** Blanks values of settings whose name says they are secret, in free text. */
+export const redactSecrets = (text: string): string =>
+  text.replace(/((?:password|secret|token)[\w.]*\s*[=:]\s*)(?!\[redacted\])\S+/gi, '$1[redacted]');
+
 const tpKey = (topic: string, partition: number) => `${partition}\u0000${topic}`;
 
 const toHeaders = (headers: MessageHeader[] | undefined): KafkaHeader[] => {
@@ -254,6 +258,11 @@ export class KafkaSource {
     ) as Consumer;
     this.consumer = consumer;
     consumer.on('event.stats', (event: { message: string }) => this.readStats(event.message));
+    // librdkafka's own log (with `debug` set, its protocol and config dumps) at debug level.
+    // It redacts secrets in its config dumps itself; the pattern below is a second net.
+    consumer.on('event.log', (event: { fac: string; message: string }) =>
+      this.log.debug({ fac: event.fac }, redactSecrets(event.message)),
+    );
     consumer.on('event.error', (err: LibrdKafkaError) => {
       if (err.isFatal) {
         subscriber.error(err);
