@@ -116,6 +116,8 @@ export class MysqlSink implements RecordSink<Document> {
     const rejected: SinkRejection<Document>[] = [];
     // Later records win: a batch holds a partition's records in offset order.
     const latest = new Map<string, Pending>();
+    // Earlier versions a later one replaced; they share its fate (written, or dead-lettered).
+    const superseded = new Map<string, Envelope<Document>[]>();
     for (const record of records) {
       const row = toRow(record);
       const bytes = ROW_OVERHEAD + Buffer.byteLength(row.title) + Buffer.byteLength(row.body) + (row.url ? Buffer.byteLength(row.url) : 0);
@@ -127,10 +129,24 @@ export class MysqlSink implements RecordSink<Document> {
         });
         continue;
       }
+      const earlier = latest.get(row.doc_id);
+      if (earlier) superseded.set(row.doc_id, [...(superseded.get(row.doc_id) ?? []), earlier.record]);
       latest.set(row.doc_id, { record, row, key: record.payload.doc_id, bytes });
     }
     const rows = [...latest.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    const written = await this.writeIsolating(rows, rejected);
+    const refused: SinkRejection<Document>[] = [];
+    const written = await this.writeIsolating(rows, refused);
+    // An older version is done only if its replacement is: when the database refuses the
+    // newer one, the older ones go to the dead-letter topic with it rather than vanish.
+    for (const r of refused) {
+      rejected.push(r);
+      for (const older of superseded.get(r.record.payload.doc_id.toString()) ?? []) {
+        rejected.push({
+          record: older,
+          rejection: { ...r.rejection, message: `superseded in its batch by offset ${r.record.offset}, which the database refused: ${r.rejection.message}` },
+        });
+      }
+    }
     return { written, rejected };
   }
 

@@ -66,3 +66,22 @@ t.test('a table dropped under a running sink is fatal and says so', async (t) =>
   await knex.schema.dropTable('input_data');
   await t.rejects(sink.write([record(1, 'x')]), { name: 'FatalSinkError', message: /writing to `input_data` failed: ER_NO_SUCH_TABLE/ });
 });
+
+t.test('an older version superseded in its batch shares the fate of the newer one the database refuses', async (t) => {
+  const { name, knex } = await freshDatabase(t);
+  const pool = createKnex({ ...db, database: name }, 2);
+  t.teardown(() => pool.destroy());
+  const sink = await MysqlSink.open(pool);
+  await knex.raw('ALTER TABLE input_data MODIFY title VARCHAR(10)');
+  const result = await sink.write([record(1, 'short', 10), record(2, 'ok', 11), record(1, 'far too long for ten', 12)]);
+  t.equal(result.written, 1);
+  t.same(
+    result.rejected.map((r) => [r.record.offset, r.rejection.errorClass]),
+    [
+      [12, 'ER_DATA_TOO_LONG'],
+      [10, 'ER_DATA_TOO_LONG'],
+    ],
+    'both versions of doc 1 are dead-lettered, none acknowledged as written',
+  );
+  t.match(result.rejected[1]!.rejection.message, /superseded in its batch by offset 12/);
+});
