@@ -28,6 +28,8 @@ const program = new Command('docpipe')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
+const tableOption = ['--table <name>', 'table name', process.env['DOCPIPE_TABLE'] ?? 'input_data'] as const;
+
 let code = 0;
 const set = (c: number) => {
   code = c;
@@ -46,7 +48,7 @@ run.action(async (o: Record<string, string | undefined>) =>
 program
   .command('migrate')
   .description('create or upgrade the table (idempotent)')
-  .option('--table <name>', 'table name', process.env['DOCPIPE_TABLE'] ?? 'input_data')
+  .option(...tableOption)
   .action(async (o: { table: string }) => set(await migrateCommand(o)));
 
 program
@@ -66,7 +68,7 @@ program
   .command('verify')
   .description('compare the doc_ids in a topic with the rows of the table')
   .requiredOption('--topic <topic>', 'topic to read from the beginning')
-  .option('--table <name>', 'table name', process.env['DOCPIPE_TABLE'] ?? 'input_data')
+  .option(...tableOption)
   .action(async (o: { topic: string; table: string }) => set(await verifyCommand(o)));
 
 program

@@ -33,6 +33,8 @@ export interface OutgoingMessage {
   key?: Buffer | string | null;
   partition?: number;
   headers?: MessageHeader[];
+  /** Message timestamp in ms since the epoch (default: now). */
+  timestamp?: number | undefined;
 }
 
 export interface Delivered {
@@ -110,18 +112,18 @@ export class DocumentProducer {
   }
 
   /** Sends one message; resolves when Kafka acknowledges it, rejects when it cannot. */
-  async send(topic: string, value: Buffer | string | null, key?: Buffer | string | null, headers?: MessageHeader[]): Promise<Delivered> {
-    return this.sendOne({ topic, value, key: key ?? null, ...(headers && { headers }) });
+  send(topic: string, value: Buffer | string | null, key?: Buffer | string | null): Promise<Delivered> {
+    return this.sendMessage({ topic, value, key: key ?? null });
   }
 
   /** Sends a document keyed by its `doc_id`; a bigint `doc_id` is written exactly. */
   sendDocument<D extends { readonly doc_id: bigint | number | string }>(topic: string, doc: D): Promise<Delivered> {
-    return this.sendOne({ topic, value: stringify(doc) ?? '', key: String(doc.doc_id) });
+    return this.sendMessage({ topic, value: stringify(doc) ?? '', key: String(doc.doc_id) });
   }
 
   /** Sends all; resolves when every one is acknowledged, else rejects with a {@link SendBatchError}. */
   async sendBatch(messages: readonly OutgoingMessage[]): Promise<Delivered[]> {
-    const results = await Promise.allSettled(messages.map((m) => this.sendOne(m)));
+    const results = await Promise.allSettled(messages.map((m) => this.sendMessage(m)));
     const failures = results.flatMap((r, index) => (r.status === 'rejected' ? [{ index, error: r.reason as Error }] : []));
     const delivered = results.map((r) => (r.status === 'fulfilled' ? r.value : undefined));
     if (failures.length > 0) throw new SendBatchError(failures, delivered);
@@ -149,7 +151,8 @@ export class DocumentProducer {
     await new Promise<void>((resolve) => this.producer.disconnect(timeoutMs, () => resolve()));
   }
 
-  private async sendOne(m: OutgoingMessage): Promise<Delivered> {
+  /** Like {@link send}, with headers, a partition or a timestamp of your choosing. */
+  async sendMessage(m: OutgoingMessage): Promise<Delivered> {
     if (this.closed) throw new Error('the producer is closed');
     while (this.pending >= this.maxPending) await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
     this.pending++;
@@ -160,7 +163,7 @@ export class DocumentProducer {
       const waiter: Waiter = { resolve, reject };
       const attempt = (): void => {
         try {
-          this.producer.produce(m.topic, m.partition ?? null, value, key, null, waiter, m.headers);
+          this.producer.produce(m.topic, m.partition ?? null, value, key, m.timestamp ?? null, waiter, m.headers);
         } catch (err) {
           // librdkafka's own queue is full: wait for deliveries rather than fail.
           if ((err as LibrdKafkaError).code === ERR_QUEUE_FULL) {

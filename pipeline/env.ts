@@ -1,11 +1,11 @@
 /**
- * Reads docpipe's connection settings from the environment, with defaults that match the
- * local stack (`npm run stack:up`).
+ * The shapes of docpipe's settings and the error a malformed one raises. Where each setting
+ * comes from (file, environment, flags) and its default: runConfig.ts.
  *
  * @example
  * ```ts
- * import { connectionFromEnv } from './env.js';
- * const { kafkaBrokers, db } = connectionFromEnv(process.env);
+ * import { ConfigError } from './env.js';
+ * throw new ConfigError('DOCPIPE_DB_PORT', 'a TCP port number (1-65535)', 'mysql');
  * ```
  */
 export interface DbConnection {
@@ -33,32 +33,6 @@ export class ConfigError extends Error {
     this.name = 'ConfigError';
   }
 }
-
-const port = (env: NodeJS.ProcessEnv, key: string, fallback: number): number => {
-  const raw = env[key];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > 65535) {
-    throw new ConfigError(key, 'a TCP port number (1-65535)', raw);
-  }
-  return n;
-};
-
-const text = (env: NodeJS.ProcessEnv, key: string, fallback: string): string => {
-  const raw = env[key];
-  return raw === undefined || raw === '' ? fallback : raw;
-};
-
-export const connectionFromEnv = (env: NodeJS.ProcessEnv): Connection => ({
-  kafkaBrokers: text(env, 'DOCPIPE_KAFKA_BROKERS', '127.0.0.1:9092'),
-  db: {
-    host: text(env, 'DOCPIPE_DB_HOST', '127.0.0.1'),
-    port: port(env, 'DOCPIPE_DB_PORT', 3306),
-    user: text(env, 'DOCPIPE_DB_USER', 'docpipe'),
-    password: env['DOCPIPE_DB_PASSWORD'] ?? 'docpipe',
-    database: text(env, 'DOCPIPE_DB_NAME', 'docpipe'),
-  },
-});
 
 /** The resolved settings of `docpipe run` (see runConfig.ts for where each comes from). */
 export interface RunSettings extends Connection {

@@ -46,9 +46,5 @@ export interface Batch<T> {
   readonly bytes: number;
 }
 
-export const ackBatch = (batch: Batch<unknown>): void => {
-  for (const record of batch.records) record.done();
-};
-
 /** Where a record came from, for logs and dead-letter headers. */
 export const coordinates = (e: Envelope<unknown>): string => `${e.topic}[${e.partition}]@${e.offset}`;

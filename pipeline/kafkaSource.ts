@@ -129,7 +129,8 @@ export class KafkaSource {
     this.tracker = new OffsetTracker({
       released: (bytes) => {
         options.budget.release(bytes);
-        for (const w of [...this.idleWaiters]) w();
+        // Runs for every done record: copy the set only when someone is actually waiting.
+        if (this.idleWaiters.size > 0) for (const w of [...this.idleWaiters]) w();
       },
     });
   }

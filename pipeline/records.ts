@@ -31,6 +31,3 @@ export class RecordError extends Error implements Rejection {
     this.name = 'RecordError';
   }
 }
-
-/** A dead-letter function that drops rejected records after logging nothing; for tests. */
-export const discardDeadLetters: DeadLetter = (record) => record.done();

@@ -11,7 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { ConfigError, type RunSettings } from './env.js';
+import { ConfigError, type Connection, type RunSettings } from './env.js';
 
 type Kind = 'string' | 'password' | 'topics' | 'table' | 'port' | 'portOrOff' | 'positive' | 'boolean' | 'rdkafka';
 
@@ -167,10 +167,11 @@ export interface SettingSources {
   flags?: Record<string, string | undefined>;
 }
 
-export const resolveRunSettings = (sources: SettingSources): RunSettings => {
+/** Each setting of `settings` from the highest-ranking source that has it. */
+const resolve = (sources: SettingSources, settings: readonly Setting[]): ((key: string) => unknown) => {
   const fileValues = sources.file ? flattenFile(readConfigFile(sources.file)) : new Map<string, unknown>();
   const value = new Map<string, unknown>();
-  for (const s of SETTINGS) {
+  for (const s of settings) {
     const flag = sources.flags?.[s.flag];
     const env = sources.env[s.env];
     let v: unknown;
@@ -180,13 +181,37 @@ export const resolveRunSettings = (sources: SettingSources): RunSettings => {
     else v = s.default;
     value.set(s.key, v);
   }
-  const get = <T>(key: string) => value.get(key) as T;
+  return (key) => value.get(key);
+};
+
+const CONNECTION_KEYS = new Set(['kafka.brokers', 'db.host', 'db.port', 'db.user', 'db.password', 'db.database']);
+
+const connectionOf = (get: (key: string) => unknown): Connection => ({
+  kafkaBrokers: get('kafka.brokers') as string,
+  db: {
+    host: get('db.host') as string,
+    port: get('db.port') as number,
+    user: get('db.user') as string,
+    password: get('db.password') as string,
+    database: get('db.database') as string,
+  },
+});
+
+/**
+ * Just the connection settings, from the environment: what every command but `run` needs
+ * (and tests). Same variables, defaults and checks as `run`'s.
+ */
+export const connectionFromEnv = (env: NodeJS.ProcessEnv): Connection =>
+  connectionOf(resolve({ env }, SETTINGS.filter((s) => CONNECTION_KEYS.has(s.key))));
+
+export const resolveRunSettings = (sources: SettingSources): RunSettings => {
+  const lookup = resolve(sources, SETTINGS);
+  const get = <T>(key: string) => lookup(key) as T;
   return {
-    kafkaBrokers: get('kafka.brokers'),
+    ...connectionOf(lookup),
     topics: get('kafka.topics'),
     groupId: get('kafka.groupId'),
     rdkafka: get('kafka.rdkafka'),
-    db: { host: get('db.host'), port: get('db.port'), user: get('db.user'), password: get('db.password'), database: get('db.database') },
     table: get('table'),
     autoMigrate: get('autoMigrate'),
     maxInFlightRecords: get('budget.maxRecords'),

@@ -9,32 +9,31 @@
  */
 import Kafka, { type KafkaConsumer, type Message } from '@confluentinc/kafka-javascript';
 import { KafkaConnectError, type RdKafkaSettings } from './kafkaSource.js';
+import { callback } from './callback.js';
 
-const call = <T>(fn: (cb: (err: unknown, value: T) => void) => void): Promise<T> =>
-  new Promise((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value))));
 
 export async function* scanTopic(brokers: string, topic: string, rdkafka: RdKafkaSettings = {}): AsyncGenerator<Message> {
   const consumer: KafkaConsumer = new Kafka.KafkaConsumer(
     { 'bootstrap.servers': brokers, 'group.id': 'docpipe-scan', 'enable.auto.commit': false, log_level: 0, ...rdkafka },
     { 'auto.offset.reset': 'earliest' },
   );
-  await call<unknown>((cb) => consumer.connect({ timeout: 10_000 }, (err, data) => cb(err ? new KafkaConnectError(brokers, err) : null, data)));
+  await callback<unknown>((cb) => consumer.connect({ timeout: 10_000 }, (err, data) => cb(err ? new KafkaConnectError(brokers, err) : null, data)));
   try {
-    const metadata = await call<{ topics: { name: string; partitions: { id: number }[] }[] }>((cb) =>
+    const metadata = await callback<{ topics: { name: string; partitions: { id: number }[] }[] }>((cb) =>
       consumer.getMetadata({ topic, timeout: 10_000 }, (err, data) => cb(err, data)),
     );
     const partitions = metadata.topics.find((t) => t.name === topic)?.partitions.map((p) => p.id) ?? [];
     if (partitions.length === 0) throw new Error(`topic ${topic} does not exist`);
     const ends = new Map<number, number>();
     for (const p of partitions) {
-      const w = await call<{ highOffset: number; lowOffset: number }>((cb) => consumer.queryWatermarkOffsets(topic, p, 10_000, (err, o) => cb(err, o)));
+      const w = await callback<{ highOffset: number; lowOffset: number }>((cb) => consumer.queryWatermarkOffsets(topic, p, 10_000, (err, o) => cb(err, o)));
       if (w.highOffset > w.lowOffset) ends.set(p, w.highOffset);
     }
     consumer.assign([...ends.keys()].map((partition) => ({ topic, partition, offset: -2 /* beginning */ })));
     consumer.setDefaultConsumeTimeout(200);
     const remaining = new Set(ends.keys());
     while (remaining.size > 0) {
-      const batch = await call<Message[]>((cb) => consumer.consume(1000, (err, messages) => cb(err, messages)));
+      const batch = await callback<Message[]>((cb) => consumer.consume(1000, (err, messages) => cb(err, messages)));
       for (const m of batch) {
         const end = ends.get(m.partition)!;
         if (m.offset < end) yield m;

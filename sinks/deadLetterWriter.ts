@@ -12,14 +12,14 @@
  * await dlq.close();
  * ```
  */
-import Kafka, { type IAdminClient, type LibrdKafkaError, type MessageHeader, type Producer } from '@confluentinc/kafka-javascript';
+import Kafka, { type IAdminClient, type MessageHeader } from '@confluentinc/kafka-javascript';
 import type { Logger } from 'pino';
 import { coordinates, type Envelope } from '../pipeline/envelope.js';
 import { silentLogger } from '../pipeline/logger.js';
 import { backoffDelay } from '../pipeline/retry.js';
 import type { DeadLetter, Rejection } from '../pipeline/records.js';
+import { DocumentProducer } from '../pipeline/documentProducer.js';
 import type { RdKafkaSettings } from '../pipeline/kafkaSource.js';
-import { KafkaConnectError } from '../pipeline/kafkaSource.js';
 
 export interface DeadLetterWriterOptions {
   brokers: string;
@@ -49,70 +49,44 @@ export const DLQ_HEADERS = {
 /** Header values are bounded so one huge error message cannot make the copy unwritable. */
 const MAX_MESSAGE_CHARS = 4000;
 
-interface Job {
-  record: Envelope<unknown>;
-  rejection: Rejection;
-  attempt: number;
-}
-
 export class DeadLetterWriter {
   private readonly log: Logger;
   private pending = 0;
   private closed = false;
   private readonly idle = new Set<() => void>();
+  /** Backoff timers of copies waiting to be tried again. */
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
   /** Dead-letter topics created (or found) so far, by name. */
   private readonly topics = new Map<string, Promise<void>>();
   private admin: IAdminClient | undefined;
 
   private constructor(
-    private readonly producer: Producer,
+    private readonly producer: DocumentProducer,
     private readonly options: DeadLetterWriterOptions,
   ) {
     this.log = (options.logger ?? silentLogger).child({ component: 'dead-letter' });
-    producer.on('delivery-report', (err: LibrdKafkaError | null, report: { opaque?: unknown; topic: string; offset?: number }) => {
-      const job = report.opaque as Job;
-      if (err) {
-        this.log.warn({ record: coordinates(job.record), err: err.message, attempt: job.attempt }, 'dead letter not acknowledged; retrying');
-        this.later(job);
-        return;
-      }
-      this.log.info(
-        { record: coordinates(job.record), dlq: report.topic, stage: job.rejection.stage, errorClass: job.rejection.errorClass, reason: job.rejection.message },
-        'record dead-lettered',
-      );
-      job.record.done();
-      this.finished();
-    });
   }
 
   static async open(options: DeadLetterWriterOptions): Promise<DeadLetterWriter> {
-    const producer = new Kafka.Producer({
-      'bootstrap.servers': options.brokers,
-      'client.id': 'docpipe-dead-letters',
-      dr_cb: true,
-      'enable.idempotence': true,
-      acks: -1,
-      // Surface a stuck delivery as an error to retry (and log) rather than waiting 5 minutes.
-      'message.timeout.ms': 30_000,
-      // Poison records can be large; the broker's topic limit still applies.
-      'message.max.bytes': 64 * 1024 * 1024,
-      'linger.ms': 5,
-      ...options.rdkafka,
+    const producer = await DocumentProducer.open({
+      brokers: options.brokers,
+      ...(options.connectTimeoutMs !== undefined && { connectTimeoutMs: options.connectTimeoutMs }),
+      rdkafka: {
+        'client.id': 'docpipe-dead-letters',
+        // Surface a stuck delivery as an error to retry (and log) rather than waiting 5 minutes.
+        'message.timeout.ms': 30_000,
+        // Poison records can be large; the broker's topic limit still applies.
+        'message.max.bytes': 64 * 1024 * 1024,
+        ...options.rdkafka,
+      },
     });
-    await new Promise<void>((resolve, reject) =>
-      producer.connect({ timeout: options.connectTimeoutMs ?? 10_000 }, (err) =>
-        err ? reject(new KafkaConnectError(options.brokers, err)) : resolve(),
-      ),
-    );
-    producer.setPollInterval(20);
     return new DeadLetterWriter(producer, options);
   }
 
   /** Dead-letters a record; it becomes done when Kafka acknowledges the copy. */
   readonly send: DeadLetter = (record, rejection) => {
     this.pending++;
-    this.produce({ record, rejection, attempt: 1 });
+    void this.deliver(record, rejection);
   };
 
   /** Dead letters sent and not yet acknowledged. */
@@ -141,8 +115,7 @@ export class DeadLetterWriter {
     this.closed = true;
     for (const t of this.timers) clearTimeout(t);
     this.admin?.disconnect();
-    await new Promise<void>((resolve) => this.producer.flush(5_000, () => resolve()));
-    await new Promise<void>((resolve) => this.producer.disconnect(5_000, () => resolve()));
+    await this.producer.close(5_000);
   }
 
   /** Creates the dead-letter topic once, before its first copy; "already exists" is fine. */
@@ -165,15 +138,10 @@ export class DeadLetterWriter {
     return ready;
   }
 
-  private produce(job: Job): void {
-    if (this.closed) return;
-    const topic = (this.options.topicFor ?? ((t: string) => `${t}.dlq`))(job.record.topic);
-    void this.ensureTopic(topic).then(() => this.produceTo(topic, job));
-  }
-
-  private produceTo(topic: string, job: Job): void {
-    if (this.closed) return;
-    const { record, rejection } = job;
+  /** Sends the copy until Kafka acknowledges it, backing off between tries; then the record is done. */
+  private async deliver(record: Envelope<unknown>, rejection: Rejection): Promise<void> {
+    const topic = (this.options.topicFor ?? ((t: string) => `${t}.dlq`))(record.topic);
+    await this.ensureTopic(topic);
     const headers: MessageHeader[] = [
       ...record.headers.map((h) => ({ [h.key]: h.value })),
       { [DLQ_HEADERS.topic]: record.topic },
@@ -183,27 +151,29 @@ export class DeadLetterWriter {
       { [DLQ_HEADERS.errorClass]: rejection.errorClass },
       { [DLQ_HEADERS.message]: rejection.message.slice(0, MAX_MESSAGE_CHARS) },
     ];
-    try {
-      this.producer.produce(topic, null, record.value, record.key, record.timestamp ?? null, job, headers);
-    } catch (err) {
-      // The local queue is full or the producer refused the message: try again shortly.
-      this.log.warn({ record: coordinates(record), err: (err as Error).message }, 'dead letter not queued; retrying');
-      this.later(job);
-    }
-  }
-
-  private later(job: Job): void {
     const r = this.options.retry ?? {};
-    const delay = backoffDelay(job.attempt, r.initialDelayMs ?? 200, r.maxDelayMs ?? 10_000, Math.random);
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      this.produce({ ...job, attempt: job.attempt + 1 });
-    }, delay);
-    this.timers.add(timer);
-  }
-
-  private finished(): void {
-    this.pending--;
-    if (this.pending === 0) for (const done of [...this.idle]) done();
+    for (let attempt = 1; !this.closed; attempt++) {
+      try {
+        await this.producer.sendMessage({ topic, value: record.value, key: record.key, headers, timestamp: record.timestamp });
+      } catch (err) {
+        this.log.warn({ record: coordinates(record), err: (err as Error).message, attempt }, 'dead letter not acknowledged; retrying');
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(() => {
+            this.timers.delete(timer);
+            resolve();
+          }, backoffDelay(attempt, r.initialDelayMs ?? 200, r.maxDelayMs ?? 10_000, Math.random));
+          this.timers.add(timer);
+        });
+        continue;
+      }
+      this.log.info(
+        { record: coordinates(record), dlq: topic, stage: rejection.stage, errorClass: rejection.errorClass, reason: rejection.message },
+        'record dead-lettered',
+      );
+      record.done();
+      this.pending--;
+      if (this.pending === 0) for (const done of [...this.idle]) done();
+      return;
+    }
   }
 }

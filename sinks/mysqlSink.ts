@@ -188,10 +188,10 @@ export class MysqlSink implements RecordSink<Document> {
   }
 
   /**
-   * One transaction on a pooled connection, sending the statements as plain text: through
-   * knex.raw the driver would scan each megabyte-long statement for placeholders, and knex
-   * would format it for its debug log — together a fifth of docpipe's CPU. The pool, its
-   * limits and its health checks are still knex's.
+   * One transaction on a pooled connection, sending the statements as plain text: knex.raw
+   * would copy each megabyte-long statement through its bindings and debug formatting on
+   * every call (the driver's own placeholder scan is switched off in createKnex). The pool,
+   * its limits and its health checks are still knex's.
    */
   private async transaction(rows: Pending[]): Promise<void> {
     const conn = (await this.knex.client.acquireConnection()) as RawConnection;

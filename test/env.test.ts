@@ -1,5 +1,6 @@
 import t from 'tap';
-import { ConfigError, connectionFromEnv } from '../pipeline/env.js';
+import { ConfigError } from '../pipeline/env.js';
+import { connectionFromEnv } from '../pipeline/runConfig.js';
 
 t.test('defaults match the local stack', async (t) => {
   t.same(connectionFromEnv({}), {

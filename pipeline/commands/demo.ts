@@ -18,7 +18,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import Kafka from '@confluentinc/kafka-javascript';
-import { connectionFromEnv } from '../env.js';
+import { connectionFromEnv } from '../runConfig.js';
 import { createKnex, createPipeline } from '../createPipeline.js';
 import { DocumentProducer } from '../documentProducer.js';
 import { createLogger } from '../logger.js';

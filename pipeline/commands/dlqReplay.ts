@@ -12,10 +12,11 @@
  * ```
  */
 import Kafka, { type KafkaConsumer, type Message } from '@confluentinc/kafka-javascript';
-import { connectionFromEnv } from '../env.js';
+import { connectionFromEnv } from '../runConfig.js';
 import { DocumentProducer } from '../documentProducer.js';
 import { KafkaConnectError } from '../kafkaSource.js';
 import { DLQ_HEADERS } from '../../sinks/deadLetterWriter.js';
+import { callback } from '../callback.js';
 
 export interface ReplayOptions {
   topic: string;
@@ -24,8 +25,6 @@ export interface ReplayOptions {
   group: string;
 }
 
-const call = <T>(fn: (cb: (err: unknown, value: T) => void) => void): Promise<T> =>
-  new Promise((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value))));
 
 const headerText = (m: Message, key: string): string | undefined => {
   for (const h of m.headers ?? []) if (key in h) return String(h[key]);
@@ -43,11 +42,11 @@ export const dlqReplayCommand = async (options: ReplayOptions): Promise<number> 
     { 'bootstrap.servers': kafkaBrokers, 'group.id': options.group, 'enable.auto.commit': false, log_level: 0 },
     { 'auto.offset.reset': 'earliest' },
   );
-  await call<unknown>((cb) => consumer.connect({ timeout: 10_000 }, (err, d) => cb(err ? new KafkaConnectError(kafkaBrokers, err) : null, d)));
+  await callback<unknown>((cb) => consumer.connect({ timeout: 10_000 }, (err, d) => cb(err ? new KafkaConnectError(kafkaBrokers, err) : null, d)));
   const producer = await DocumentProducer.open({ brokers: kafkaBrokers });
   let replayed = 0;
   try {
-    const metadata = await call<{ topics: { name: string; partitions: { id: number }[] }[] }>((cb) =>
+    const metadata = await callback<{ topics: { name: string; partitions: { id: number }[] }[] }>((cb) =>
       consumer.getMetadata({ topic: options.topic, timeout: 10_000 }, cb),
     );
     const partitions = metadata.topics.find((t) => t.name === options.topic)?.partitions.map((p) => p.id) ?? [];
@@ -56,10 +55,10 @@ export const dlqReplayCommand = async (options: ReplayOptions): Promise<number> 
       return 1;
     }
     const tps = partitions.map((partition) => ({ topic: options.topic, partition }));
-    const committed = await call<{ partition: number; offset: number }[]>((cb) => consumer.committed(tps, 10_000, cb));
+    const committed = await callback<{ partition: number; offset: number }[]>((cb) => consumer.committed(tps, 10_000, cb));
     const ends = new Map<number, number>();
     for (const p of partitions) {
-      const w = await call<{ highOffset: number }>((cb) => consumer.queryWatermarkOffsets(options.topic, p, 10_000, cb));
+      const w = await callback<{ highOffset: number }>((cb) => consumer.queryWatermarkOffsets(options.topic, p, 10_000, cb));
       const from = committed.find((c) => c.partition === p)?.offset ?? -1;
       if (w.highOffset > Math.max(from, 0)) ends.set(p, w.highOffset);
     }
@@ -77,7 +76,7 @@ export const dlqReplayCommand = async (options: ReplayOptions): Promise<number> 
     const started = Date.now();
     const remaining = new Set(ends.keys());
     while (remaining.size > 0) {
-      const batch = await call<Message[]>((cb) => consumer.consume(100, cb));
+      const batch = await callback<Message[]>((cb) => consumer.consume(100, cb));
       for (const m of batch) {
         if (m.offset >= ends.get(m.partition)!) {
           remaining.delete(m.partition);
@@ -91,10 +90,10 @@ export const dlqReplayCommand = async (options: ReplayOptions): Promise<number> 
           const due = started + (replayed / rate) * 1000;
           if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
           const headers = (m.headers ?? []).filter((h) => !Object.keys(h).some((k) => k.startsWith('docpipe.')));
-          await producer.send(target, m.value ?? null, m.key === undefined ? null : (m.key as Buffer | string | null), headers);
+          await producer.sendMessage({ topic: target, value: m.value ?? null, key: m.key === undefined ? null : (m.key as Buffer | string | null), headers });
           replayed++;
         }
-        await call<unknown>((cb) =>
+        await callback<unknown>((cb) =>
           (consumer as unknown as { commitCb: (tps: unknown[], cb: (err: unknown) => void) => void }).commitCb(
             [{ topic: options.topic, partition: m.partition, offset: m.offset + 1 }],
             (err) => cb(err, undefined),

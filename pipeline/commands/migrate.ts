@@ -6,7 +6,7 @@
  * docpipe migrate --table input_data
  * ```
  */
-import { connectionFromEnv } from '../env.js';
+import { connectionFromEnv } from '../runConfig.js';
 import { createKnex } from '../createPipeline.js';
 import { migrateInputData } from '../../sinks/inputDataTable.js';
 import { describeDbError } from '../../sinks/mysqlErrors.js';

@@ -11,7 +11,7 @@
  */
 import { stat } from 'node:fs/promises';
 import cliProgress from 'cli-progress';
-import { connectionFromEnv } from '../env.js';
+import { connectionFromEnv } from '../runConfig.js';
 import { DocumentProducer } from '../documentProducer.js';
 import { CsvFileError, readCsvDocuments, type ColumnMapping } from '../csvDocuments.js';
 

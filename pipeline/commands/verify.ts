@@ -10,7 +10,7 @@
  * docpipe verify --topic documents --table input_data
  * ```
  */
-import { connectionFromEnv } from '../env.js';
+import { connectionFromEnv } from '../runConfig.js';
 import { createKnex } from '../createPipeline.js';
 import { parseJsonExact } from '../exactJson.js';
 import { documentSchema } from '../../operators/validate.js';
