@@ -53,10 +53,16 @@ const autoCreateTopic = (brokers: string, topic: string): Promise<number> =>
     const p = new Kafka.Producer({ 'bootstrap.servers': brokers, log_level: 0 });
     p.connect({ timeout: 10_000 }, (err) => {
       if (err) return reject(err);
-      p.getMetadata({ topic, timeout: 10_000 }, (e, metadata) => {
-        const n = metadata?.topics.find((t) => t.name === topic)?.partitions.length ?? 0;
-        p.disconnect(() => (e || n === 0 ? reject(e ?? new Error(`topic ${topic} was not created`)) : resolve(n)));
-      });
+      // The first metadata request creates the topic; its partitions show up a moment later.
+      const deadline = Date.now() + 10_000;
+      const ask = () =>
+        p.getMetadata({ topic, timeout: 5_000 }, (_e, metadata) => {
+          const n = metadata?.topics.find((t) => t.name === topic)?.partitions.length ?? 0;
+          if (n > 0) p.disconnect(() => resolve(n));
+          else if (Date.now() > deadline) p.disconnect(() => reject(new Error(`topic ${topic} was not created`)));
+          else setTimeout(ask, 100);
+        });
+      ask();
     });
   });
 
