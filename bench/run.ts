@@ -1,130 +1,148 @@
 /**
- * Runs the benchmark scenarios side by side on the same broker and database and reports each
- * figure as a ratio to the ceiling measured in the same run (absolute times on shared machines
- * drift too much to mean anything alone).
+ * Runs the benchmark scenarios side by side on the same broker and database and reports every
+ * figure as a ratio to the ceilings and peers measured in the same run: absolute figures on
+ * shared machines drift too much to mean anything alone.
  *
- *   npm run bench                          # 100,000 × 1 KB documents + the memory scenario
- *   node dist/bench/run.js --docs 20000 --no-rss
+ *   node dist/bench/run.js                      # the full run (npm run bench)
+ *   node dist/bench/run.js --profile ci --gate 0.6
+ *   node dist/bench/run.js --profile quick
+ *
+ * Writes bench/results/<time>-<profile>.{json,md,svg}. With `--gate R` it exits 1 when
+ * docpipe's default chain makes less than R × the raw-sink ceiling in the headline scenario;
+ * nothing else (no absolute time, no other target) fails it.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { cpus, totalmem } from 'node:os';
-import { map } from 'rxjs';
-import knexFactory from 'knex';
-import { createTopic, db, kafkaBrokers, produce, uniqueName } from '../test/helpers/stack.js';
-import { withPayload, type Envelope } from '../pipeline/envelope.js';
-import type { Document } from '../operators/validate.js';
-import { makeDocuments, toMessages } from './documents.js';
-import { rawSink } from './rawSink.js';
-import { endToEnd, type EndToEndResult } from './endToEnd.js';
-import { stalledSinkRss } from './stalledSinkRss.js';
-import { migrateInputData } from '../sinks/inputDataTable.js';
+import { openContext } from './context.js';
+import { profiles } from './profiles.js';
+import { RawSink } from './rawSink.js';
+import { rawSource } from './rawSource.js';
+import { upstreamPeer } from './upstreamPeer.js';
+import { kafkajsPeer } from './kafkajsPeer.js';
+import { confluentKafkaJsPeer } from './confluentKafkaJsPeer.js';
+import { docpipeCustom, docpipeDefault } from './docpipeChain.js';
+import { runThroughput, type ThroughputResult } from './throughput.js';
+import { stalledSink, type StalledSinkResult } from './stalledSink.js';
+import { latency, type LatencyResult } from './latency.js';
+import { describeEnvironment, projectRoot } from './environment.js';
+import { checkTargets, latencySection, rateOf, scenarioTable, stalledSection, targetsSection, TARGETS } from './report.js';
+import { rates, renderChart, type Panel } from './chart.js';
+import { DEFAULT_BUDGET } from '../pipeline/createPipeline.js';
 
 const { values: args } = parseArgs({
   options: {
-    docs: { type: 'string', default: '100000' },
-    'rss-docs': { type: 'string', default: '1000000' },
-    'rss-seconds': { type: 'string', default: '30' },
-    'no-rss': { type: 'boolean', default: false },
-    partitions: { type: 'string', default: '3' },
-    rounds: { type: 'string', default: '2' },
+    profile: { type: 'string', default: 'full' },
+    gate: { type: 'string' },
+    out: { type: 'string', default: resolve(projectRoot, 'bench/results') },
   },
 });
-const total = Number(args.docs);
-const partitions = Number(args.partitions);
-const cleanups: (() => unknown)[] = [];
-const scope = { teardown: (fn: () => unknown) => cleanups.push(fn) };
+const profile = profiles[args.profile];
+if (!profile) throw new Error(`--profile must be one of ${Object.keys(profiles).join(', ')}`);
+const gate = args.gate === undefined ? undefined : Number(args.gate);
 
-const admin = knexFactory({ client: 'mysql2', connection: { ...db } });
-const database = uniqueName(`${db.database}_bench`);
-await admin.raw('CREATE DATABASE ?? CHARACTER SET utf8mb4', [database]);
-cleanups.push(async () => {
-  await admin.raw('DROP DATABASE IF EXISTS ??', [database]);
-  await admin.destroy();
-});
-const knex = knexFactory({ client: 'mysql2', connection: { ...db, database, charset: 'utf8mb4' }, pool: { min: 0, max: 4 } });
-cleanups.push(() => knex.destroy());
-
+const started = Date.now();
+const log = (line: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}`);
+const ctx = await openContext();
+let exitCode = 0;
 try {
-  const docs = makeDocuments(total, 1024);
-  console.log(`producing ${total} documents of ~1 KB to a ${partitions}-partition topic…`);
-  const topic = await createTopic(scope, 'bench', partitions);
-  await produce(topic, toMessages(docs));
+  const environment = await describeEnvironment(ctx.knex);
+  log(`profile ${profile.name}: ${environment.machine.cpus} × ${environment.machine.cpuModel}, node ${environment.versions.node}, librdkafka ${environment.versions.librdkafka}, MariaDB ${environment.versions.mariadb}, Kafka ${environment.versions.kafkaBroker}`);
 
-  console.log('ceiling: raw knex multi-row insert…');
-  const raw = await rawSink(knex, docs);
-
-  const base = { brokers: kafkaBrokers, topics: [topic] };
-  const pipelineDb = { ...db, database };
-  // Alternating rounds, best of each: the database slows as its buffer pool fills, which
-  // would otherwise favour whichever chain ran first.
-  const userOperator = map((e: Envelope<Document>) => withPayload(e, { ...e.payload, title: e.payload.title.trim() }));
-  const runChain = async (label: string, round: number, transform?: () => typeof userOperator) => {
-    const table = `docs_${label}_${round}`;
-    await migrateInputData(knex, table);
-    console.log(`docpipe: ${label} chain, round ${round}…`);
-    const r = await endToEnd(
-      { kafka: { ...base, groupId: uniqueName('bench') }, db: pipelineDb, table, ...(transform && { transform }) },
-      total,
-    );
-    await knex.schema.dropTable(table);
-    return r;
-  };
-  const rounds = Number(args.rounds);
-  const defaults: EndToEndResult[] = [];
-  const customs: EndToEndResult[] = [];
-  for (let round = 1; round <= rounds; round++) {
-    defaults.push(await runChain('default', round));
-    customs.push(await runChain('custom', round, () => userOperator));
+  const throughput: ThroughputResult[] = [];
+  for (const scenario of profile.throughput) {
+    // A ceiling sweep per scenario: the best statement size depends on the document size.
+    const contenders = [new RawSink(), rawSource, docpipeDefault, docpipeCustom, kafkajsPeer, confluentKafkaJsPeer, upstreamPeer(profile.upstreamSample)];
+    throughput.push(await runThroughput(ctx, scenario, contenders, profile.rounds, log));
   }
-  const best = (rs: EndToEndResult[]) => rs.reduce((a, b) => (b.rowsPerSecond > a.rowsPerSecond ? b : a));
-  const defaultChain = best(defaults);
-  const customChain = best(customs);
+  const headline = throughput[0];
 
-  let rss: { maxRssBytes: number; backlog: number; budgetBytes: number } | undefined;
-  if (!args['no-rss']) {
-    const backlog = Number(args['rss-docs']);
-    console.log(`memory: producing a backlog of ${backlog} documents…`);
-    const rssTopic = await createTopic(scope, 'benchrss', partitions);
-    for (let i = 0; i < backlog; i += 100_000) await produce(rssTopic, toMessages(makeDocuments(Math.min(100_000, backlog - i), 1024, i)));
-    await migrateInputData(knex, 'docs_stalled');
-    const lock = await knex.client.acquireConnection();
-    await new Promise<void>((ok, fail) => lock.query('LOCK TABLES docs_stalled WRITE', (e: Error | null) => (e ? fail(e) : ok())));
-    const budgetBytes = 32 * 1024 * 1024;
-    console.log(`memory: docpipe with the table locked for ${args['rss-seconds']} s…`);
-    const { maxRssBytes } = await stalledSinkRss(
-      { DOCPIPE_TOPICS: rssTopic, DOCPIPE_GROUP_ID: uniqueName('benchrss'), DOCPIPE_DB_NAME: database, DOCPIPE_TABLE: 'docs_stalled', DOCPIPE_MAX_INFLIGHT_BYTES: String(budgetBytes) },
-      Number(args['rss-seconds']),
-    );
-    await new Promise<void>((ok) => lock.query('UNLOCK TABLES', () => ok()));
-    await knex.client.releaseConnection(lock);
-    rss = { maxRssBytes, backlog, budgetBytes };
+  let stalled: StalledSinkResult | undefined;
+  if (profile.stalled) {
+    log(`memory: ${profile.stalled.backlog.toLocaleString('en-US')} documents of backlog, sink stalled ${profile.stalled.stallSeconds} s…`);
+    stalled = await stalledSink(ctx, { ...profile.stalled, docBytes: 1024, partitions: 6, budgetBytes: DEFAULT_BUDGET.maxBytes });
+  }
+  let lat: LatencyResult | undefined;
+  if (profile.latency) {
+    log(`latency: ${profile.latency.ratePerSecond}/s for ${profile.latency.seconds} s…`);
+    lat = await latency(ctx, { ...profile.latency, docBytes: 1024, partitions: 6 });
   }
 
-  const ceiling = raw.best.rowsPerSecond;
+  const targets = checkTargets(headline, stalled, lat);
+  const docpipe = headline && rateOf(headline, 'docpipe');
+  const sink = headline && rateOf(headline, 'rawSink');
+  const gateRatio = docpipe !== undefined && sink ? docpipe / sink : 0;
+  const when = new Date(started).toISOString();
   const result = {
-    when: new Date().toISOString(),
-    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryBytes: totalmem(), node: process.version },
-    config: { documents: total, documentBytes: 1024, partitions },
-    ceiling: raw,
-    docpipe: { defaultChain, customChain, rounds: { default: defaults, custom: customs } },
-    ratios: { defaultChain: defaultChain.rowsPerSecond / ceiling, customChain: customChain.rowsPerSecond / ceiling },
-    rss,
+    when,
+    profile: profile.name,
+    command: `node dist/bench/run.js ${process.argv.slice(2).join(' ')}`.trim(),
+    seconds: (Date.now() - started) / 1000,
+    ...environment,
+    configuration: { profile, targets: TARGETS, gate },
+    throughput,
+    stalledSink: stalled,
+    latency: lat,
+    targetChecks: targets,
+    gate: gate === undefined ? undefined : { ratio: gateRatio, threshold: gate, passed: gateRatio >= gate },
   };
-  const dir = resolve(import.meta.dirname, '../../bench/results');
-  await mkdir(dir, { recursive: true });
-  const file = resolve(dir, `bench-${result.when.replace(/[:.]/g, '-')}.json`);
-  await writeFile(file, JSON.stringify(result, null, 2));
 
-  const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-  console.log(`\n| scenario | rows/s | ratio to ceiling |\n| --- | ---: | ---: |`);
-  console.log(`| raw knex insert, ${raw.best.rowsPerStatement} rows × ${raw.best.inFlight} in flight (ceiling) | ${fmt(ceiling)} | 1.00 |`);
-  console.log(`| docpipe default chain | ${fmt(defaultChain.rowsPerSecond)} | ${result.ratios.defaultChain.toFixed(2)} |`);
-  console.log(`| docpipe + one user operator | ${fmt(customChain.rowsPerSecond)} | ${result.ratios.customChain.toFixed(2)} |`);
-  if (rss) console.log(`\nmax RSS with a stalled sink and ${fmt(rss.backlog)} documents of backlog: ${(rss.maxRssBytes / 1048576).toFixed(0)} MB (in-flight budget ${rss.budgetBytes / 1048576} MB)`);
-  console.log(`\nraw sweep: ${raw.runs.map((r) => `${r.rowsPerStatement}×${r.inFlight}: ${fmt(r.rowsPerSecond)}`).join(', ')}`);
-  console.log(`results: ${file}`);
+  const markdown = [
+    `## docpipe benchmark — ${profile.name} run, ${when}`,
+    '',
+    `${environment.machine.cpus} × ${environment.machine.cpuModel}, ${Math.round(environment.machine.memoryBytes / 2 ** 30)} GiB; node ${environment.versions.node}, librdkafka ${environment.versions.librdkafka}, KafkaJS ${environment.versions.kafkajs}, MariaDB ${environment.versions.mariadb}, Kafka ${environment.versions.kafkaBroker}. Rows/s count from each contender's first acknowledged write to its last; best of ${profile.rounds} alternating rounds; every table's row count checked. Sampled peers read only the first documents of the topic (one round) and are reported as rows/s.`,
+    '',
+    ...throughput.flatMap((s) => [scenarioTable(s), '']),
+    ...(stalled ? [stalledSection(stalled), ''] : []),
+    ...(lat ? [latencySection(lat), ''] : []),
+    targetsSection(targets),
+    '',
+    ...(gate === undefined ? [] : [`Gate: docpipe ÷ raw sink = ${gateRatio.toFixed(2)} (fails below ${gate}): ${gateRatio >= gate ? 'passed' : 'FAILED'}`, '']),
+  ].join('\n');
+
+  const panels: Panel[] = [];
+  if (headline) {
+    const longest = Math.max(...headline.contenders.map((c) => c.best.seconds));
+    const windowMs = Math.min(1000, Math.max(100, (longest * 1000) / 20));
+    panels.push({
+      title: `Throughput over time — ${headline.title} (best round each)`,
+      xLabel: 's since first write',
+      yLabel: 'rows/s',
+      series: headline.contenders.filter((c) => !c.sampled).map((c) => ({ name: c.title.replace(/^(ceiling|peer \(.\)): /, ''), points: rates(c.best.timeline, windowMs) })),
+    });
+  }
+  if (stalled) {
+    const s = stalled;
+    panels.push({
+      title: `docpipe RSS — sink stalled ${s.stallSeconds} s, ${s.backlog.toLocaleString('en-US')} documents of backlog`,
+      xLabel: 's',
+      yLabel: 'MB',
+      series: [{ name: 'RSS', points: s.samples.map(([t, rss]) => [t, rss / 1048576] as const) }],
+      reference: { value: TARGETS.stalledRssBytes / 1048576, label: 'target 256 MB' },
+      marker: { at: s.stallSeconds, label: 'table unlocked' },
+    });
+    panels.push({
+      title: 'docpipe rows written per second — same run',
+      xLabel: 's',
+      yLabel: 'rows/s',
+      series: [{ name: 'rows/s', points: rates(s.samples.map(([t, , rows]) => [t * 1000, rows] as const), 1000) }],
+      marker: { at: s.stallSeconds, label: 'table unlocked' },
+    });
+  }
+
+  await mkdir(args.out, { recursive: true });
+  const base = resolve(args.out, `${when.replace(/[:.]/g, '-')}-${profile.name}`);
+  await writeFile(`${base}.json`, JSON.stringify(result, null, 2));
+  await writeFile(`${base}.md`, markdown);
+  if (panels.length > 0) await writeFile(`${base}.svg`, renderChart(`docpipe benchmark, ${profile.name} run, ${when}`, panels));
+  console.log(`\n${markdown}`);
+  log(`done in ${result.seconds.toFixed(0)} s; results: ${base}.{json,md${panels.length > 0 ? ',svg' : ''}}`);
+  if (gate !== undefined && gateRatio < gate) exitCode = 1;
+} catch (err) {
+  console.error(err);
+  exitCode = 2;
 } finally {
-  for (const fn of cleanups.reverse()) await fn();
+  await ctx.close();
 }
+// Client libraries may keep timers alive after disconnecting; the run is over.
+process.exit(exitCode);

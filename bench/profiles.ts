@@ -1,0 +1,57 @@
+/**
+ * How big each run is. `full` is what the published figures come from (minutes); `ci` is
+ * the same set of scenarios cut down to run in a couple of minutes and still give ratios
+ * that mean something; `quick` is for trying a change.
+ */
+export interface ThroughputScenario {
+  id: string;
+  title: string;
+  docBytes: number;
+  partitions: number;
+  documents: number;
+}
+
+export interface Profile {
+  name: string;
+  throughput: ThroughputScenario[];
+  /** Alternating rounds of every contender; the best round of each counts. */
+  rounds: number;
+  /** Documents upstream's one-INSERT-per-message algorithm is given. */
+  upstreamSample: number;
+  stalled: { backlog: number; stallSeconds: number; drainSeconds: number } | undefined;
+  latency: { ratePerSecond: number; seconds: number } | undefined;
+}
+
+const headline = (documents: number): ThroughputScenario => ({ id: '1kb-6p', title: '1 KB documents, 6 partitions (headline)', docBytes: 1024, partitions: 6, documents });
+
+export const profiles: Record<string, Profile> = {
+  full: {
+    name: 'full',
+    throughput: [
+      headline(100_000),
+      { id: '1kb-1p', title: '1 KB documents, 1 partition', docBytes: 1024, partitions: 1, documents: 100_000 },
+      { id: '200b-6p', title: '200 B documents, 6 partitions', docBytes: 200, partitions: 6, documents: 200_000 },
+      { id: '20kb-6p', title: '20 KB documents, 6 partitions', docBytes: 20 * 1024, partitions: 6, documents: 10_000 },
+    ],
+    rounds: 3,
+    upstreamSample: 3_000,
+    stalled: { backlog: 1_000_000, stallSeconds: 60, drainSeconds: 20 },
+    latency: { ratePerSecond: 5_000, seconds: 30 },
+  },
+  ci: {
+    name: 'ci',
+    throughput: [headline(20_000)],
+    rounds: 2,
+    upstreamSample: 1_000,
+    stalled: { backlog: 100_000, stallSeconds: 10, drainSeconds: 5 },
+    latency: { ratePerSecond: 1_000, seconds: 10 },
+  },
+  quick: {
+    name: 'quick',
+    throughput: [headline(30_000)],
+    rounds: 2,
+    upstreamSample: 1_000,
+    stalled: undefined,
+    latency: undefined,
+  },
+};

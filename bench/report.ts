@@ -1,0 +1,88 @@
+/**
+ * The readable side of a run: one markdown table per throughput scenario with every figure
+ * as a ratio to the raw-sink ceiling and to each peer, then memory, latency and the targets.
+ */
+import type { ThroughputResult } from './throughput.js';
+import type { StalledSinkResult } from './stalledSink.js';
+import type { LatencyResult } from './latency.js';
+
+export interface Targets {
+  docpipeToRawSink: number;
+  docpipeToUpstream: number;
+  docpipeToKafkajs: number;
+  stalledRssBytes: number;
+  p99Ms: number;
+}
+
+export const TARGETS: Targets = { docpipeToRawSink: 0.85, docpipeToUpstream: 20, docpipeToKafkajs: 1.5, stalledRssBytes: 256 * 1024 * 1024, p99Ms: 250 };
+
+const PEERS = ['upstream', 'kafkajs', 'confluentKafkaJs'] as const;
+const PEER_NAMES: Record<(typeof PEERS)[number], string> = { upstream: 'upstream', kafkajs: 'KafkaJS', confluentKafkaJs: 'confluent KafkaJS' };
+
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+const ratio = (a: number, b: number | undefined) => (b && b > 0 ? (a / b >= 10 ? (a / b).toFixed(0) : (a / b).toFixed(2)) : '–');
+const mb = (bytes: number) => `${Math.round(bytes / 1048576)} MB`;
+
+export const rateOf = (s: ThroughputResult, id: string): number | undefined => s.contenders.find((c) => c.id === id)?.best.rowsPerSecond;
+
+export const scenarioTable = (s: ThroughputResult): string => {
+  const sink = rateOf(s, 'rawSink');
+  const peers = PEERS.filter((p) => rateOf(s, p) !== undefined);
+  const head = ['contender', 'rows/s', '÷ raw sink', ...peers.map((p) => `÷ ${PEER_NAMES[p]}`), 'rounds (rows/s)'];
+  const lines = [`### ${s.title} — ${fmt(s.documents)} documents`, '', `| ${head.join(' | ')} |`, `| ${head.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`];
+  for (const c of s.contenders) {
+    const r = c.best.rowsPerSecond;
+    const name = c.sampled ? `${c.title} (first ${fmt(c.documents)} documents)` : c.title;
+    const unit = c.id === 'rawSource' ? `${fmt(r)} msgs/s` : fmt(r);
+    lines.push(`| ${[name, unit, ratio(r, sink), ...peers.map((p) => ratio(r, rateOf(s, p))), c.rounds.map(fmt).join(', ')].join(' | ')} |`);
+  }
+  return lines.join('\n');
+};
+
+export const stalledSection = (r: StalledSinkResult): string =>
+  [
+    `### Memory with a stalled sink`,
+    '',
+    `docpipe run (in-flight budget ${mb(r.budgetBytes)}), ${fmt(r.backlog)} documents of ${fmt(r.docBytes)} B in a ${r.partitions}-partition backlog, table write-locked for ${r.stallSeconds} s, then ${r.drainSeconds} s of draining:`,
+    '',
+    '| figure | value |',
+    '| --- | ---: |',
+    `| max RSS while stalled | ${mb(r.maxRssStalledBytes)} |`,
+    `| max RSS overall (stalled + draining) | ${mb(r.maxRssBytes)} |`,
+    `| rows/s while draining | ${fmt(r.drainRowsPerSecond)} |`,
+  ].join('\n');
+
+export const latencySection = (r: LatencyResult): string =>
+  [
+    `### End-to-end latency`,
+    '',
+    `docpipe run, ${fmt(r.documents)} documents of ${fmt(r.docBytes)} B produced at ${fmt(r.ratePerSecond)}/s (achieved ${fmt(r.producedPerSecond)}/s) to ${r.partitions} partitions; from the producer call to the row's INSERT:`,
+    '',
+    '| p50 | p99 | max |',
+    '| ---: | ---: | ---: |',
+    `| ${fmt(r.p50Ms)} ms | ${fmt(r.p99Ms)} ms | ${fmt(r.maxMs)} ms |`,
+  ].join('\n');
+
+export interface TargetCheck {
+  target: string;
+  measured: string;
+  met: boolean;
+}
+
+export const checkTargets = (headline: ThroughputResult | undefined, stalled: StalledSinkResult | undefined, lat: LatencyResult | undefined): TargetCheck[] => {
+  const out: TargetCheck[] = [];
+  const d = headline && rateOf(headline, 'docpipe');
+  const against = (id: string, want: number, label: string) => {
+    const other = headline && rateOf(headline, id);
+    if (d !== undefined && other) out.push({ target: `docpipe ≥ ${want} × ${label}`, measured: `${ratio(d, other)} ×`, met: d / other >= want });
+  };
+  against('rawSink', TARGETS.docpipeToRawSink, 'raw-sink ceiling');
+  against('upstream', TARGETS.docpipeToUpstream, "upstream's algorithm");
+  against('kafkajs', TARGETS.docpipeToKafkajs, 'KafkaJS peer');
+  if (stalled) out.push({ target: `RSS ≤ ${mb(TARGETS.stalledRssBytes)} with a stalled sink`, measured: `${mb(stalled.maxRssStalledBytes)} (backlog ${fmt(stalled.backlog)})`, met: stalled.maxRssStalledBytes <= TARGETS.stalledRssBytes });
+  if (lat) out.push({ target: `p99 ≤ ${TARGETS.p99Ms} ms`, measured: `${fmt(lat.p99Ms)} ms at ${fmt(lat.ratePerSecond)} docs/s`, met: lat.p99Ms <= TARGETS.p99Ms });
+  return out;
+};
+
+export const targetsSection = (checks: readonly TargetCheck[]): string =>
+  ['### Targets (headline scenario)', '', '| target | measured | met |', '| --- | ---: | :---: |', ...checks.map((c) => `| ${c.target} | ${c.measured} | ${c.met ? 'yes' : 'no'} |`)].join('\n');

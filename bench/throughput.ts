@@ -1,0 +1,68 @@
+/**
+ * One throughput scenario: a topic of `documents` documents, drained by every contender in
+ * alternating rounds (the order reversed every other round, since the database slows as its
+ * buffer pool fills and would otherwise favour whoever goes first), each into a fresh table
+ * whose row count is checked afterwards. The best round of each contender counts.
+ */
+import type { BenchContext } from './context.js';
+import type { Contender } from './contender.js';
+import type { ThroughputScenario } from './profiles.js';
+import type { Throughput } from './progress.js';
+
+export interface ContenderResult {
+  id: string;
+  title: string;
+  configuration: string;
+  /** Documents it was given (fewer than the scenario's when it is sampled). */
+  documents: number;
+  sampled: boolean;
+  best: Throughput;
+  rounds: number[];
+}
+
+export interface ThroughputResult extends ThroughputScenario {
+  contenders: ContenderResult[];
+}
+
+export const runThroughput = async (
+  ctx: BenchContext,
+  scenario: ThroughputScenario,
+  contenders: readonly Contender[],
+  rounds: number,
+  log: (line: string) => void,
+): Promise<ThroughputResult> => {
+  log(`${scenario.title}: producing ${scenario.documents.toLocaleString('en-US')} documents…`);
+  const topic = await ctx.topicWithDocuments(`bench_${scenario.id.replace(/-/g, '_')}`, scenario.partitions, scenario.documents, scenario.docBytes);
+  const runs = new Map<string, Throughput[]>(contenders.map((c) => [c.id, []]));
+  for (let round = 1; round <= rounds; round++) {
+    const order = round % 2 === 1 ? contenders : [...contenders].reverse();
+    for (const c of order) {
+      // A sampled contender is slow and its figure stable: one round is enough.
+      if (c.sample && round > 1) continue;
+      const total = c.sample ? c.sample(scenario.documents) : scenario.documents;
+      const table = await ctx.freshTable(`${c.id}_${scenario.id}`);
+      const r = await c.run({ ctx, topic, partitions: scenario.partitions, total, docBytes: scenario.docBytes, table });
+      if (c.writes) await ctx.verifyRows(table, r.rows, c.title);
+      if (r.rows < total) throw new Error(`${c.title} acknowledged ${r.rows} of ${total} documents`);
+      await ctx.dropTable(table);
+      runs.get(c.id)!.push(r);
+      log(`  round ${round} ${c.title}: ${Math.round(r.rowsPerSecond).toLocaleString('en-US')} rows/s`);
+    }
+  }
+  return {
+    ...scenario,
+    contenders: contenders.map((c) => {
+      const rs = runs.get(c.id)!;
+      return {
+        id: c.id,
+        title: c.title,
+        // Read after the runs: the raw sink's configuration names the setting its sweep chose.
+        configuration: c.configuration,
+        documents: c.sample ? c.sample(scenario.documents) : scenario.documents,
+        sampled: c.sample !== undefined && c.sample(scenario.documents) < scenario.documents,
+        best: rs.reduce((a, b) => (b.rowsPerSecond > a.rowsPerSecond ? b : a)),
+        rounds: rs.map((r) => Math.round(r.rowsPerSecond)),
+      };
+    }),
+  };
+};
