@@ -1,0 +1,577 @@
+// The fault-injection harness: documents whose acknowledgements are recorded one by one, docpipe
+// run as real child processes whose memory is sampled, and the check Kafka's own system tests
+// make — the acknowledged set against the stored set (table rows plus dead letters).
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { appendFileSync, existsSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import Kafka, { type KafkaConsumer, type Message } from '@confluentinc/kafka-javascript';
+import knex, { type Knex } from 'knex';
+import { DocumentProducer } from '../../pipeline/documentProducer.js';
+import { DLQ_HEADERS } from '../../sinks/deadLetterWriter.js';
+import { db as sharedDb, kafkaBrokers as sharedBrokers, uniqueName, type Teardown } from './stack.js';
+import { waitFor } from './wait.js';
+
+const root = resolve(import.meta.dirname, '../..');
+
+/**
+ * docpipe compiled from the current sources, as `npm run build` ships it. The TypeScript loader
+ * the other process tests use holds the compiler in memory (about 390 MB idle, against 90 MB
+ * for the compiled CLI), which would swamp the memory figure this suite measures. Builds are
+ * cached by a hash of the sources, inside node_modules so the compiled files resolve the
+ * dependencies, and never in dist/, which others build into.
+ */
+export const compiledCli = (): string => {
+  const hash = createHash('sha256');
+  const walk = (dir: string): void => {
+    for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const path = join(dir, e.name);
+      if (e.isDirectory()) walk(path);
+      else if (e.name.endsWith('.ts')) hash.update(path).update(readFileSync(path));
+    }
+  };
+  for (const dir of ['pipeline', 'operators', 'sinks']) walk(resolve(root, dir));
+  for (const file of ['package.json', 'tsconfig.json', 'tsconfig.build.json']) hash.update(readFileSync(resolve(root, file)));
+  const out = resolve(root, 'node_modules/.cache/docpipe-faults', hash.digest('hex').slice(0, 16));
+  const cli = join(out, 'pipeline/cli.js');
+  if (!existsSync(cli)) {
+    const tmp = `${out}.${process.pid}`;
+    rmSync(tmp, { recursive: true, force: true });
+    execFileSync(process.execPath, [resolve(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', tmp, '--noCheck'], { cwd: root, stdio: 'pipe' });
+    try {
+      renameSync(tmp, out);
+    } catch {
+      // Another run finished the same build first.
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }
+  return cli;
+};
+
+/** The memory bound the product documents for one docpipe process. */
+export const RSS_BUDGET_MB = 256;
+
+export interface DbConnection {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+}
+
+/** What one fault test runs against: its own topic, group and database. */
+export interface Scenario {
+  fault: string;
+  brokers: string;
+  topic: string;
+  partitions: number;
+  groupId: string;
+  db: DbConnection;
+  database: string;
+  /** A pool on the scenario's database (exact 64-bit integers as strings). */
+  knex: Knex;
+  /** librdkafka settings every client of this scenario needs (e.g. SASL). */
+  rdkafka: Record<string, string | number | boolean>;
+  ledger: Ledger;
+  members: Member[];
+}
+
+export interface ScenarioOptions {
+  brokers?: string;
+  db?: DbConnection;
+  partitions?: number;
+  topicConfig?: Record<string, string>;
+  rdkafka?: Record<string, string | number | boolean>;
+  /** A shared broker's topics are deleted afterwards; a private one goes away by itself. */
+  keepTopic?: boolean;
+}
+
+const adminFor = (brokers: string, rdkafka: Record<string, string | number | boolean>) =>
+  Kafka.AdminClient.create({ 'bootstrap.servers': brokers, log_level: 0, ...rdkafka });
+
+/** A topic, a database and a group of their own; all removed when the test ends. */
+export const scenario = async (t: Teardown, fault: string, options: ScenarioOptions = {}): Promise<Scenario> => {
+  const brokers = options.brokers ?? sharedBrokers;
+  const rdkafka = options.rdkafka ?? {};
+  const partitions = options.partitions ?? 3;
+  const topic = uniqueName(`fault_${fault.replace(/[^a-z0-9]/gi, '_')}`);
+  const admin = adminFor(brokers, rdkafka);
+  await new Promise<void>((ok, fail) =>
+    admin.createTopic({ topic, num_partitions: partitions, replication_factor: -1, config: options.topicConfig ?? {} }, 20_000, (err) =>
+      err ? fail(err) : ok(),
+    ),
+  );
+  t.teardown(
+    () =>
+      new Promise<void>((done) => {
+        const finish = () => {
+          admin.disconnect();
+          done();
+        };
+        if (options.keepTopic) finish();
+        else admin.deleteTopic(`${topic}.dlq`, 10_000, () => admin.deleteTopic(topic, 10_000, finish));
+      }),
+  );
+
+  const conn = options.db ?? { host: sharedDb.host, port: sharedDb.port, user: sharedDb.user, password: sharedDb.password };
+  const database = uniqueName(`${sharedDb.database}_f`);
+  const adminDb = knex({ client: 'mysql2', connection: { ...conn } });
+  await adminDb.raw('CREATE DATABASE ?? CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci', [database]);
+  const pool = knex({
+    client: 'mysql2',
+    connection: { ...conn, database, charset: 'utf8mb4', supportBigNumbers: true, bigNumberStrings: true },
+    pool: { min: 0, max: 4 },
+  });
+  const s: Scenario = { fault, brokers, topic, partitions, groupId: uniqueName('fault_g'), db: conn, database, knex: pool, rdkafka, ledger: new Ledger(), members: [] };
+  t.teardown(async () => {
+    for (const m of s.members) m.kill();
+    await Promise.all(s.members.map((m) => m.exited));
+    await pool.destroy();
+    // A private server may already be gone: nothing to drop then.
+    await adminDb.raw('DROP DATABASE IF EXISTS ??', [database]).catch(() => {});
+    await adminDb.destroy();
+  });
+  return s;
+};
+
+// ---- documents and their acknowledgements -------------------------------------------------
+
+export interface AckedRecord {
+  key: string;
+  partition: number;
+  offset: number;
+  /** `row`: a valid document that must end in the table; `dead`: must be dead-lettered. */
+  expect: 'row' | 'dead';
+  /** For rows: the fields the table must hold when this is the latest version. */
+  title?: string;
+  body?: string;
+}
+
+export const docJson = (docId: bigint | number | string, title: string, body: string): string =>
+  `{"doc_id": ${String(docId)}, "title": ${JSON.stringify(title)}, "body": ${JSON.stringify(body)}}`;
+
+export interface Outgoing {
+  key: string;
+  value: string | Buffer | null;
+  expect: 'row' | 'dead';
+  title?: string;
+  body?: string;
+}
+
+/** Versioned documents: `doc_id` = id, title `v<version> <id>`, a body of about `bodyBytes`. */
+export const documents = (ids: Iterable<number>, version = 1, bodyBytes = 500): Outgoing[] => {
+  const out: Outgoing[] = [];
+  for (const id of ids) {
+    const title = `v${version} ${id}`;
+    const body = `${id}:`.padEnd(bodyBytes, 'x');
+    out.push({ key: String(id), value: docJson(id, title, body), expect: 'row', title, body });
+  }
+  return out;
+};
+
+export const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, i) => from + i);
+
+/** Every record sent, and which of them Kafka acknowledged, with where they landed. */
+export class Ledger {
+  produced = 0;
+  readonly acked: AckedRecord[] = [];
+  readonly failures: string[] = [];
+
+  get acknowledged(): number {
+    return this.acked.length;
+  }
+
+  /** Sends `records` through docpipe's own producer (idempotent, acks=all); records each acknowledgement. */
+  async send(s: Pick<Scenario, 'brokers' | 'topic' | 'rdkafka'>, records: readonly Outgoing[], maxPending = 5000): Promise<void> {
+    const producer = await DocumentProducer.open({
+      brokers: s.brokers,
+      maxPending,
+      rdkafka: { 'message.max.bytes': 32 * 1024 * 1024, 'message.timeout.ms': 120_000, log_level: 0, ...s.rdkafka },
+    });
+    try {
+      await Promise.all(
+        records.map(async (r) => {
+          this.produced++;
+          try {
+            const d = await producer.send(s.topic, r.value, r.key);
+            const rec: AckedRecord = { key: r.key, partition: d.partition, offset: d.offset, expect: r.expect };
+            if (r.title !== undefined) rec.title = r.title;
+            if (r.body !== undefined) rec.body = r.body;
+            this.acked.push(rec);
+          } catch (err) {
+            this.failures.push(`${r.key}: ${(err as Error).message}`);
+          }
+        }),
+      );
+    } finally {
+      await producer.close();
+    }
+  }
+
+  /** The latest acknowledged version of each document that must be a row (the highest offset wins). */
+  latestRows(): Map<string, AckedRecord> {
+    const latest = new Map<string, AckedRecord>();
+    for (const r of this.acked) {
+      if (r.expect !== 'row') continue;
+      const have = latest.get(r.key);
+      if (!have || r.offset > have.offset) latest.set(r.key, r);
+    }
+    return latest;
+  }
+}
+
+// ---- docpipe processes --------------------------------------------------------------------
+
+export class Member {
+  readonly child: ChildProcess;
+  readonly exited: Promise<number | null>;
+  /** Largest VmRSS seen, in MB. */
+  maxRssMb = 0;
+  readonly started = Date.now();
+  private log = '';
+  private readonly sampler: NodeJS.Timeout;
+
+  constructor(env: Record<string, string>) {
+    this.child = spawn(process.execPath, [compiledCli(), 'run'], {
+      cwd: root,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const keep = (d: Buffer) => {
+      this.log += d.toString();
+      // Debug logs can be large: keep the recent part, enough to explain a failure.
+      if (this.log.length > 4_000_000) this.log = this.log.slice(-2_000_000);
+    };
+    this.child.stdout!.on('data', keep);
+    this.child.stderr!.on('data', keep);
+    this.sampler = setInterval(() => this.sample(), 100);
+    this.exited = new Promise((done) =>
+      this.child.on('exit', (code, signal) => {
+        clearInterval(this.sampler);
+        done(signal ? null : code);
+      }),
+    );
+  }
+
+  private sample(): void {
+    try {
+      const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${this.child.pid}/status`, 'utf8'))?.[1];
+      if (kb) this.maxRssMb = Math.max(this.maxRssMb, Number(kb) / 1024);
+    } catch {
+      // The process is gone; the exit handler stops the sampler.
+    }
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  output(tail = 6000): string {
+    return this.log.slice(-tail);
+  }
+
+  fullOutput(): string {
+    return this.log;
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
+    if (this.running) this.child.kill(signal);
+  }
+
+  /** Sends SIGTERM; resolves with the exit code and how long the exit took. */
+  async terminate(): Promise<{ code: number | null; ms: number }> {
+    const at = Date.now();
+    this.kill('SIGTERM');
+    const code = await this.exited;
+    return { code, ms: Date.now() - at };
+  }
+}
+
+export interface MemberOptions {
+  env?: Record<string, string>;
+  rdkafka?: Record<string, string | number | boolean>;
+}
+
+/** Starts `docpipe run` on the scenario's topic and database. */
+export const startMember = (s: Scenario, options: MemberOptions = {}): Member => {
+  const member = new Member({
+    DOCPIPE_LOG_LEVEL: 'warn',
+    DOCPIPE_METRICS_PORT: '0',
+    DOCPIPE_KAFKA_BROKERS: s.brokers,
+    DOCPIPE_TOPICS: s.topic,
+    DOCPIPE_GROUP_ID: s.groupId,
+    DOCPIPE_DB_HOST: s.db.host,
+    DOCPIPE_DB_PORT: String(s.db.port),
+    DOCPIPE_DB_USER: s.db.user,
+    DOCPIPE_DB_PASSWORD: s.db.password,
+    DOCPIPE_DB_NAME: s.database,
+    DOCPIPE_COMMIT_INTERVAL_MS: '200',
+    DOCPIPE_BATCH_RECORDS: '250',
+    // A killed member holds its partitions until its session times out: keep that short.
+    DOCPIPE_RDKAFKA: JSON.stringify({ 'session.timeout.ms': 10_000, 'heartbeat.interval.ms': 1000, ...s.rdkafka, ...options.rdkafka }),
+    ...options.env,
+  });
+  s.members.push(member);
+  return member;
+};
+
+/** Fails fast when a member died instead of letting a wait time out without a reason. */
+export const assertAlive = (...members: Member[]): void => {
+  for (const m of members) {
+    if (!m.running) throw new Error(`a docpipe member exited early (code ${String(m.child.exitCode)}):\n${m.output()}`);
+  }
+};
+
+// ---- the stored set -----------------------------------------------------------------------
+
+export interface StoredRow {
+  doc_id: string;
+  title: string;
+  body: string;
+  src_partition: number;
+  src_offset: string;
+}
+
+export const tableExists = async (s: Scenario): Promise<boolean> => {
+  const [rows] = (await s.knex.raw('SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [s.database, 'input_data'])) as [unknown[]];
+  return rows.length > 0;
+};
+
+export const rowCount = async (s: Scenario): Promise<number> => {
+  if (!(await tableExists(s))) return 0;
+  const [[r]] = (await s.knex.raw('SELECT COUNT(*) AS n FROM input_data')) as [[{ n: string }]];
+  return Number(r.n);
+};
+
+const storedRows = async (s: Scenario): Promise<StoredRow[]> => {
+  if (!(await tableExists(s))) return [];
+  return (await s.knex('input_data').select('doc_id', 'title', 'body', 'src_partition', 'src_offset')) as StoredRow[];
+};
+
+export interface DeadLetter {
+  key: string | null;
+  partition: number;
+  offset: number;
+  errorClass: string | undefined;
+  reason: string | undefined;
+  message: Message;
+}
+
+const header = (m: Message, key: string): string | undefined => {
+  for (const h of m.headers ?? []) if (key in h) return String(h[key]);
+  return undefined;
+};
+
+const connectConsumer = async (s: Pick<Scenario, 'brokers' | 'rdkafka'>, groupId: string): Promise<KafkaConsumer> => {
+  const consumer = new Kafka.KafkaConsumer(
+    { 'bootstrap.servers': s.brokers, 'group.id': groupId, 'enable.auto.commit': false, log_level: 0, ...s.rdkafka },
+    { 'auto.offset.reset': 'earliest' },
+  );
+  await new Promise<void>((ok, fail) => consumer.connect({ timeout: 20_000 }, (err) => (err ? fail(err) : ok())));
+  return consumer;
+};
+
+/** Every message of a topic up to its current end (an empty list when the topic does not exist). */
+export const readTopic = async (s: Pick<Scenario, 'brokers' | 'rdkafka'>, topic: string, timeoutMs = 60_000): Promise<Message[]> => {
+  const consumer = await connectConsumer(s, uniqueName('fault_reader'));
+  try {
+    const meta = await new Promise<{ topics: { name: string; partitions: { id: number }[] }[] }>((ok, fail) =>
+      consumer.getMetadata({ topic, timeout: 10_000 }, (err, m) => (err ? fail(err) : ok(m as never))),
+    );
+    const partitions = meta.topics.find((x) => x.name === topic)?.partitions ?? [];
+    if (partitions.length === 0) return [];
+    const ends = new Map<number, number>();
+    for (const p of partitions) {
+      const high = await new Promise<number>((ok, fail) =>
+        consumer.queryWatermarkOffsets(topic, p.id, 10_000, (err, o) => (err ? fail(err) : ok(o.highOffset))),
+      );
+      if (high > 0) ends.set(p.id, high);
+    }
+    if (ends.size === 0) return [];
+    consumer.assign([...ends.keys()].map((partition) => ({ topic, partition, offset: 0 })));
+    consumer.setDefaultConsumeTimeout(200);
+    const out: Message[] = [];
+    const deadline = Date.now() + timeoutMs;
+    const reached = new Map<number, number>();
+    while ([...ends].some(([p, end]) => (reached.get(p) ?? 0) < end)) {
+      if (Date.now() > deadline) throw new Error(`reading ${topic} to its end timed out`);
+      const batch = await new Promise<Message[]>((ok, fail) => consumer.consume(1000, (err, m) => (err ? fail(err) : ok(m))));
+      for (const m of batch) {
+        out.push(m);
+        reached.set(m.partition, m.offset + 1);
+      }
+    }
+    return out;
+  } finally {
+    await new Promise<void>((done) => consumer.disconnect(() => done()));
+  }
+};
+
+export const deadLetters = async (s: Scenario): Promise<DeadLetter[]> =>
+  (await readTopic(s, `${s.topic}.dlq`))
+    .filter((m) => header(m, DLQ_HEADERS.topic) === s.topic)
+    .map((m) => ({
+      key: m.key === null || m.key === undefined ? null : m.key.toString(),
+      partition: Number(header(m, DLQ_HEADERS.partition)),
+      offset: Number(header(m, DLQ_HEADERS.offset)),
+      errorClass: header(m, DLQ_HEADERS.errorClass),
+      reason: header(m, DLQ_HEADERS.message),
+      message: m,
+    }));
+
+/** The group's committed offset per partition, through the admin API (-1 where none). */
+export const committedOffsets = async (s: Scenario): Promise<number[]> => {
+  const admin = adminFor(s.brokers, s.rdkafka);
+  try {
+    const partitions = Array.from({ length: s.partitions }, (_, partition) => ({ topic: s.topic, partition }));
+    const [result] = await new Promise<{ partitions: { partition: number; offset: number }[]; error?: Error }[]>((ok, fail) =>
+      admin.listConsumerGroupOffsets([{ groupId: s.groupId, partitions }], { timeout: 10_000 }, (err, r) => (err ? fail(err) : ok(r))),
+    );
+    if (result?.error) throw result.error;
+    return partitions.map((tp) => {
+      const o = result?.partitions.find((r) => r.partition === tp.partition)?.offset;
+      return o === undefined || o < 0 ? -1 : o;
+    });
+  } finally {
+    admin.disconnect();
+  }
+};
+
+export interface Verdict {
+  /** Acknowledged records neither in the table (at their latest version) nor dead-lettered with a reason. */
+  lost: string[];
+  /** Rows beyond one per doc_id. */
+  duplicates: number;
+  /** Rows holding something other than the latest acknowledged version. */
+  stale: string[];
+  /** Records below a committed offset that were not yet written or dead-lettered. */
+  committedAhead: string[];
+  rows: number;
+  deadLetters: DeadLetter[];
+  committed: number[];
+}
+
+/**
+ * The acknowledged set against the stored set. Committed offsets are read first, so a record
+ * below a committed offset that is missing from the table or the dead-letter topic read
+ * afterwards was committed before it was done.
+ */
+export const examine = async (s: Scenario): Promise<Verdict> => {
+  const committed = await committedOffsets(s);
+  const rows = await storedRows(s);
+  const dead = await deadLetters(s);
+  const byDoc = new Map<string, StoredRow>();
+  let duplicates = 0;
+  for (const r of rows) {
+    if (byDoc.has(r.doc_id)) duplicates++;
+    byDoc.set(r.doc_id, r);
+  }
+  const deadAt = new Set(dead.filter((d) => d.errorClass && d.reason).map((d) => `${d.partition}/${d.offset}`));
+  const latest = s.ledger.latestRows();
+  const lost: string[] = [];
+  const stale: string[] = [];
+  for (const r of s.ledger.acked) {
+    const at = `${r.partition}/${r.offset}`;
+    if (r.expect === 'dead') {
+      if (!deadAt.has(at)) lost.push(`${r.key}@${at} (expected a dead letter)`);
+      continue;
+    }
+    if (latest.get(r.key) !== r) continue;
+    const row = byDoc.get(r.key);
+    if (!row) {
+      if (!deadAt.has(at)) lost.push(`${r.key}@${at}`);
+    } else if (row.src_partition !== r.partition || Number(row.src_offset) !== r.offset || row.title !== r.title || row.body !== r.body) {
+      stale.push(`${r.key}: row from ${row.src_partition}/${row.src_offset} "${row.title.slice(0, 40)}", latest acknowledged ${at} "${String(r.title).slice(0, 40)}"`);
+    }
+  }
+  const committedAhead: string[] = [];
+  for (const r of s.ledger.acked) {
+    const c = committed[r.partition] ?? -1;
+    if (r.offset >= c) continue;
+    const at = `${r.partition}/${r.offset}`;
+    const row = r.expect === 'row' ? byDoc.get(r.key) : undefined;
+    // A newer version of the document written at a later offset covers this one.
+    const written = row !== undefined && row.src_partition === r.partition && Number(row.src_offset) >= r.offset;
+    if (!written && !deadAt.has(at)) committedAhead.push(`${r.key}@${at} below committed ${c}`);
+  }
+  return { lost, duplicates, stale, committedAhead, rows: rows.length, deadLetters: dead, committed };
+};
+
+/** Waits until every acknowledged record is stored and the committed offsets reach the end. */
+export const waitForAllStored = async (s: Scenario, timeoutMs = 180_000, alive: Member[] = []): Promise<void> => {
+  const latest = s.ledger.latestRows();
+  const deadExpected = s.ledger.acked.filter((r) => r.expect === 'dead').length;
+  const ends = new Array<number>(s.partitions).fill(0);
+  for (const r of s.ledger.acked) ends[r.partition] = Math.max(ends[r.partition] ?? 0, r.offset + 1);
+  await waitFor(
+    async () => {
+      assertAlive(...alive);
+      if ((await rowCount(s)) < latest.size) return false;
+      const committed = await committedOffsets(s);
+      if (committed.some((c, p) => c < (ends[p] ?? 0))) return false;
+      return deadExpected === 0 || (await deadLetters(s)).length >= deadExpected;
+    },
+    `all ${s.ledger.acknowledged} acknowledged records stored and committed`,
+    timeoutMs,
+    500,
+  );
+};
+
+export interface Figures {
+  fault: string;
+  produced: number;
+  acknowledged: number;
+  lost: number;
+  duplicates: number;
+  deadLettered: number;
+  maxRssMb: number;
+  rssBudgetMb: number;
+  members: number;
+}
+
+/** The tap object slice the verdict needs. */
+interface Asserts {
+  equal(found: unknown, wanted: unknown, message?: string): unknown;
+  same(found: unknown, wanted: unknown, message?: string): unknown;
+  ok(value: unknown, message?: string): unknown;
+  comment(...args: unknown[]): void;
+}
+
+/**
+ * Asserts the delivery guarantee and the memory bound, and reports the figures as a tap comment
+ * (`# fault-figures {...}`) and, when DOCPIPE_FAULT_FIGURES names a file, as a JSON line there.
+ */
+export const verifyDelivery = async (t: Asserts, s: Scenario): Promise<Verdict> => {
+  const v = await examine(s);
+  const maxRssMb = Math.round(Math.max(0, ...s.members.map((m) => m.maxRssMb)));
+  t.same(s.ledger.failures.slice(0, 5), [], 'every produced record was acknowledged');
+  t.ok(s.ledger.acknowledged > 0, `${s.ledger.acknowledged} records acknowledged`);
+  t.same(v.lost.slice(0, 10), [], `no acknowledged record lost (${v.lost.length} lost)`);
+  t.equal(v.duplicates, 0, 'one row per doc_id');
+  t.same(v.stale.slice(0, 10), [], `every row holds its latest acknowledged version (${v.stale.length} stale)`);
+  t.equal(v.rows, s.ledger.latestRows().size, 'no rows beyond the acknowledged documents');
+  t.same(v.committedAhead.slice(0, 10), [], 'no committed offset beyond what was written or dead-lettered');
+  t.ok(maxRssMb > 0 && maxRssMb <= RSS_BUDGET_MB, `largest docpipe RSS ${maxRssMb} MB within ${RSS_BUDGET_MB} MB`);
+  const figures: Figures = {
+    fault: s.fault,
+    produced: s.ledger.produced,
+    acknowledged: s.ledger.acknowledged,
+    lost: v.lost.length,
+    duplicates: v.duplicates,
+    deadLettered: v.deadLetters.length,
+    maxRssMb,
+    rssBudgetMb: RSS_BUDGET_MB,
+    members: s.members.length,
+  };
+  t.comment(`fault-figures ${JSON.stringify(figures)}`);
+  if (process.env.DOCPIPE_FAULT_FIGURES) appendFileSync(process.env.DOCPIPE_FAULT_FIGURES, `${JSON.stringify(figures)}\n`);
+  return v;
+};
+
+/** Checks, at one moment (e.g. right after a kill), that nothing was committed before it was done. */
+export const checkCommitsBehindWrites = async (t: Asserts, s: Scenario, when: string): Promise<number[]> => {
+  const v = await examine(s);
+  t.same(v.committedAhead.slice(0, 10), [], `${when}: committed offsets ${JSON.stringify(v.committed)} cover only written or dead-lettered records`);
+  return v.committed;
+};
+
+export { waitFor, uniqueName };
