@@ -5,8 +5,9 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import Kafka, { type KafkaConsumer, type Message } from '@confluentinc/kafka-javascript';
+import Kafka, { type GroupResults, type KafkaConsumer, type Message } from '@confluentinc/kafka-javascript';
 import knex, { type Knex } from 'knex';
+import type { Test } from 'tap';
 import { DocumentProducer } from '../../pipeline/documentProducer.js';
 import { DLQ_HEADERS } from '../../sinks/deadLetterWriter.js';
 import { db as sharedDb, kafkaBrokers as sharedBrokers, uniqueName, type Teardown } from './stack.js';
@@ -423,10 +424,10 @@ export const committedOffsets = async (s: Scenario): Promise<number[]> => {
   const admin = adminFor(s.brokers, s.rdkafka);
   try {
     const partitions = Array.from({ length: s.partitions }, (_, partition) => ({ topic: s.topic, partition }));
-    const [result] = await new Promise<{ partitions: { partition: number; offset: number }[]; error?: Error }[]>((ok, fail) =>
+    const [result] = await new Promise<GroupResults[]>((ok, fail) =>
       admin.listConsumerGroupOffsets([{ groupId: s.groupId, partitions }], { timeout: 10_000 }, (err, r) => (err ? fail(err) : ok(r))),
     );
-    if (result?.error) throw result.error;
+    if (result?.error) throw new Error(`cannot read the committed offsets of ${s.groupId}: ${result.error.message}`);
     return partitions.map((tp) => {
       const o = result?.partitions.find((r) => r.partition === tp.partition)?.offset;
       return o === undefined || o < 0 ? -1 : o;
@@ -529,12 +530,7 @@ export interface Figures {
 }
 
 /** The tap object slice the verdict needs. */
-interface Asserts {
-  equal(found: unknown, wanted: unknown, message?: string): unknown;
-  same(found: unknown, wanted: unknown, message?: string): unknown;
-  ok(value: unknown, message?: string): unknown;
-  comment(...args: unknown[]): void;
-}
+type Asserts = Pick<Test, 'equal' | 'same' | 'ok' | 'comment'>;
 
 /**
  * Asserts the delivery guarantee and the memory bound, and reports the figures as a tap comment
