@@ -88,7 +88,8 @@ program
   .option('--docs <n>', 'documents to generate', '50000')
   .option('--rate <n>', 'documents produced per second', '5000')
   .option('--kafka <where>', 'auto (a broker that answers, else the local one if Java is there, else the mock cluster), local or mock', 'auto')
-  .action(async (o: { docs: string; rate: string; kafka: string }) => set(await demoCommand(o)));
+  .option('--db <where>', 'auto (the configured MySQL if it answers, else an embedded SQLite file), mysql or sqlite', 'auto')
+  .action(async (o: { docs: string; rate: string; kafka: string; db: string }) => set(await demoCommand(o)));
 
 const main = async (): Promise<number> => {
   try {

@@ -23,12 +23,15 @@ import type { DeadLetter } from './records.js';
 import { InFlightBudget, type BudgetLimits } from './inFlightBudget.js';
 import { KafkaSource, type RdKafkaSettings } from './kafkaSource.js';
 import { silentLogger } from './logger.js';
-import type { DbConnection } from './env.js';
+import { isSqlite, type Database, type DbConnection } from './env.js';
 import { batch, type BatchOptions } from '../operators/batch.js';
 import { bulkInsert, type BatchWritten } from '../operators/bulkInsert.js';
 import { decodeJson } from '../operators/decodeJson.js';
 import { validate, type Document } from '../operators/validate.js';
 import { MysqlSink } from '../sinks/mysqlSink.js';
+import { SqliteSink } from '../sinks/sqliteSink.js';
+import { createSqliteKnex } from '../sinks/sqliteDatabase.js';
+import type { RecordSink } from '../operators/bulkInsert.js';
 import { DeadLetterWriter } from '../sinks/deadLetterWriter.js';
 
 export interface PipelineConfig {
@@ -41,7 +44,8 @@ export interface PipelineConfig {
     /** Dead-letter topic for a source topic (default `<topic>.dlq`). */
     deadLetterTopic?: (topic: string) => string;
   };
-  db: DbConnection;
+  /** A MySQL/MariaDB server, or `{ client: 'sqlite', filename }` for an embedded SQLite file. */
+  db: Database;
   table?: string;
   autoMigrate?: boolean;
   /** Records and bytes fetched but not done, process-wide. */
@@ -118,19 +122,23 @@ export const createKnex = (db: DbConnection, poolSize: number): Knex =>
     acquireConnectionTimeout: 10_000,
   });
 
+/** A knex pool on either kind of database. */
+export const openDatabase = (db: Database, poolSize: number): Knex => (isSqlite(db) ? createSqliteKnex(db.filename) : createKnex(db, poolSize));
+
 export const createPipeline = async (config: PipelineConfig): Promise<Pipeline> => {
   const log = (config.logger ?? silentLogger).child({ component: 'pipeline' });
   const concurrency = config.sinkConcurrency ?? 3;
-  const knex = createKnex(config.db, concurrency + 1);
-  let sink: MysqlSink;
+  const knex = openDatabase(config.db, concurrency + 1);
+  let sink: RecordSink<Document>;
   let dlq: DeadLetterWriter;
   try {
-    sink = await MysqlSink.open(knex, {
+    const sinkOptions = {
       ...(config.table !== undefined && { table: config.table }),
       ...(config.autoMigrate !== undefined && { autoMigrate: config.autoMigrate }),
       ...(config.retry && { retry: config.retry }),
       ...(config.logger && { logger: config.logger }),
-    });
+    };
+    sink = isSqlite(config.db) ? await SqliteSink.open(knex, sinkOptions) : await MysqlSink.open(knex, sinkOptions);
     dlq = await DeadLetterWriter.open({
       brokers: config.kafka.brokers,
       ...(config.kafka.deadLetterTopic && { topicFor: config.kafka.deadLetterTopic }),

@@ -16,6 +16,18 @@ export interface DbConnection {
   database: string;
 }
 
+/** An embedded SQLite database in one file, for trying docpipe where no MySQL runs. */
+export interface SqliteConnection {
+  client: 'sqlite';
+  /** Path of the database file (created if missing). */
+  filename: string;
+}
+
+/** Where documents are written: a MySQL/MariaDB server, or an embedded SQLite file. */
+export type Database = DbConnection | SqliteConnection;
+
+export const isSqlite = (db: Database): db is SqliteConnection => 'client' in db && db.client === 'sqlite';
+
 export interface Connection {
   kafkaBrokers: string;
   db: DbConnection;

@@ -5,7 +5,9 @@
  * - `src_partition` / `src_offset`, the Kafka position of the version stored, which guards
  *   the upsert so that an older version never overwrites a newer one.
  *
- * Migrations are tracked per table in `<table>_migrations`.
+ * Migrations are tracked per table in `<table>_migrations`. The same migration creates the
+ * table in an embedded SQLite file (the demo's database when no MySQL runs); MySQL-only table
+ * options are left out there.
  *
  * @example
  * ```ts
@@ -13,10 +15,14 @@
  * ```
  */
 import type { Knex } from 'knex';
+import { isSqliteKnex } from './sqliteDatabase.js';
 
 const migrations = (table: string): Record<string, Knex.Migration> => ({
   '001_create_input_data': {
     up: async (knex) => {
+      const sqlite = isSqliteKnex(knex);
+      // Milliseconds, in UTC, like MySQL's CURRENT_TIMESTAMP(3) on a UTC server.
+      const now = sqlite ? knex.raw("(strftime('%Y-%m-%d %H:%M:%f', 'now'))") : knex.raw('CURRENT_TIMESTAMP(3)');
       await knex.schema.createTable(table, (t) => {
         // BIGINT: every upsert attempt consumes an auto-increment value, even one that updates.
         t.bigIncrements('id');
@@ -29,7 +35,8 @@ const migrations = (table: string): Record<string, Knex.Migration> => ({
         t.boolean('is_index').notNullable().defaultTo(false);
         t.integer('src_partition').notNullable();
         t.bigInteger('src_offset').notNullable();
-        t.timestamp('updated_at', { precision: 3 }).notNullable().defaultTo(knex.raw('CURRENT_TIMESTAMP(3)'));
+        t.timestamp('updated_at', { precision: 3 }).notNullable().defaultTo(now);
+        if (sqlite) return;
         t.engine('InnoDB');
         t.charset('utf8mb4');
         t.collate('utf8mb4_unicode_ci');

@@ -83,6 +83,7 @@ export class MysqlSink implements RecordSink<Document> {
       ...['title', 'body', 'url'].map((c) => `\`${c}\` = IF(${newer}, VALUES(\`${c}\`), \`${c}\`)`),
       // A new version must be indexed again.
       `\`is_index\` = IF(${newer}, 0, \`is_index\`)`,
+      `\`updated_at\` = IF(${newer}, CURRENT_TIMESTAMP(3), \`updated_at\`)`,
       `\`src_offset\` = IF(${newer}, VALUES(\`src_offset\`), \`src_offset\`)`,
       `\`src_partition\` = IF(${newer}, VALUES(\`src_partition\`), \`src_partition\`)`,
     ].join(', ');
@@ -194,15 +195,24 @@ export class MysqlSink implements RecordSink<Document> {
    * its limits and its health checks are still knex's.
    */
   private async transaction(rows: Pending[]): Promise<void> {
+    const chunks = this.chunks(rows);
+    const first = chunks.next();
+    if (first.done) return;
+    // Built before taking a connection, so that no connection sits idle while it is built.
+    const firstStatement = this.statement(first.value);
+    const second = chunks.next();
     const conn = (await this.knex.client.acquireConnection()) as RawConnection;
     try {
-      await run(conn, 'START TRANSACTION');
-      for (const chunk of this.chunks(rows)) {
-        const values = chunk
-          .map(({ row: r }) => `(${escape(r.doc_id)}, ${escape(r.title)}, ${escape(r.body)}, ${escape(r.url)}, ${r.src_partition}, ${r.src_offset})`)
-          .join(', ');
-        await run(conn, `${this.insertHead}${values} ON DUPLICATE KEY UPDATE ${this.updateClause}`);
+      if (second.done) {
+        // The usual case, a batch in one statement: that statement is atomic on its own
+        // (autocommit), and BEGIN and COMMIT would cost two more round trips per batch.
+        await run(conn, firstStatement);
+        return;
       }
+      await run(conn, 'START TRANSACTION');
+      await run(conn, firstStatement);
+      await run(conn, this.statement(second.value));
+      for (const chunk of chunks) await run(conn, this.statement(chunk));
       await run(conn, 'COMMIT');
     } catch (err) {
       // The server has rolled back already if the connection broke; this is for data errors.
@@ -213,7 +223,14 @@ export class MysqlSink implements RecordSink<Document> {
     }
   }
 
-  private *chunks(rows: Pending[]): Generator<Pending[]> {
+  private statement(chunk: readonly Pending[]): string {
+    const values = chunk
+      .map(({ row: r }) => `(${escape(r.doc_id)}, ${escape(r.title)}, ${escape(r.body)}, ${escape(r.url)}, ${r.src_partition}, ${r.src_offset})`)
+      .join(', ');
+    return `${this.insertHead}${values} ON DUPLICATE KEY UPDATE ${this.updateClause}`;
+  }
+
+  private *chunks(rows: Pending[]): Generator<Pending[], void, undefined> {
     let chunk: Pending[] = [];
     let bytes = 0;
     for (const p of rows) {

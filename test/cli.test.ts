@@ -1,7 +1,8 @@
 // The docpipe command on the real stack: usage errors, migrate, produce from CSV, verify.
 import t from 'tap';
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createPipeline } from '../pipeline/createPipeline.js';
 import { createTopic, db, freshDatabase, kafkaBrokers, uniqueName } from './helpers/stack.js';
 import { readAll } from './helpers/kafka.js';
@@ -182,13 +183,26 @@ t.test('demo runs the main job end to end and cleans up after itself', async (t)
   t.same(tables, [], 'no demo table left behind');
 });
 
-t.test('demo on librdkafka\'s mock cluster, as on a machine without Java', async (t) => {
-  const r = await docpipe(['demo', '--kafka', 'mock', '--docs', '2000', '--rate', '2000'], {}, 180_000);
+t.test('demo with nothing but Node: librdkafka\'s mock cluster and, with no MySQL answering, an embedded SQLite file', async (t) => {
+  // Port 1 stands in for a machine where no MySQL runs.
+  const r = await docpipe(['demo', '--kafka', 'mock', '--docs', '2000', '--rate', '2000'], { DOCPIPE_DB_PORT: '1' }, 180_000);
   t.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
   t.match(r.stdout, /using librdkafka's in-process mock cluster at 127\.0\.0\.1:\d+/);
+  const file = /no MySQL at 127\.0\.0\.1:1 \(.*ECONNREFUSED.*\): writing to an embedded SQLite database, (\S+)/.exec(r.stdout)?.[1];
+  t.ok(file, 'says why and where it writes');
+  t.match(r.stdout, /database\s*│\s*'embedded SQLite'/);
   t.match(r.stdout, /verify: missing from the table\s*│\s*0\b/);
+  t.match(r.stdout, /rows not at their latest version\s*│\s*0\b/);
   t.match(r.stdout, /dead letters \(deliberately bad records\)\s*│\s*4\b/);
+  t.match(r.stdout, /every document landed once/);
+  t.notOk(file && existsSync(dirname(file)), 'the SQLite file is removed afterwards');
   const bad = await docpipe(['demo', '--kafka', 'somewhere']);
   t.equal(bad.code, 2);
   t.match(bad.stderr, /--kafka must be auto, local or mock, got "somewhere"/);
+  const badDb = await docpipe(['demo', '--db', 'postgres']);
+  t.equal(badDb.code, 2);
+  t.match(badDb.stderr, /--db must be auto, mysql or sqlite, got "postgres"/);
+  const noMysql = await docpipe(['demo', '--db', 'mysql'], { DOCPIPE_DB_PORT: '1' });
+  t.equal(noMysql.code, 1, 'MySQL asked for but not there');
+  t.match(noMysql.stderr, /cannot use MySQL at 127\.0\.0\.1:1: .*ECONNREFUSED/);
 });

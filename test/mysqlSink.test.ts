@@ -85,3 +85,23 @@ t.test('an older version superseded in its batch shares the fate of the newer on
   );
   t.match(result.rejected[1]!.rejection.message, /superseded in its batch by offset 12/);
 });
+
+t.test('a new version resets is_index and updated_at; a replay or an older version leaves the row alone', async (t) => {
+  const { name, knex } = await freshDatabase(t);
+  const pool = createKnex({ ...db, database: name }, 2);
+  t.teardown(() => pool.destroy());
+  const sink = await MysqlSink.open(pool);
+  await sink.write([record(7, 'v1', 10)]);
+  // As the indexer would mark it, and dated far back so any later write shows.
+  const mark = () => knex('input_data').update({ is_index: 1, updated_at: '2000-01-01 00:00:00.000' });
+  const row = async () => (await knex('input_data').select('title', 'is_index', knex.raw('YEAR(updated_at) AS y')))[0] as { title: string; is_index: number; y: number };
+  await mark();
+  await sink.write([record(7, 'v1', 10)]);
+  await sink.write([record(7, 'v0', 9)]);
+  t.same(await row(), { title: 'v1', is_index: 1, y: 2000 }, 'replay and older version change nothing');
+  await sink.write([record(7, 'v2', 11)]);
+  const after = await row();
+  t.equal(after.title, 'v2');
+  t.equal(after.is_index, 0, 'the new version is indexed again');
+  t.ok(after.y > 2000, `updated_at moved (year ${after.y})`);
+});

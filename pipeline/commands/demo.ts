@@ -1,7 +1,8 @@
 /**
  * `docpipe demo`: the main job end to end on this machine, in one command. It uses the Kafka
  * broker and database the DOCPIPE_* settings point at, starting the project's local broker
- * (test/stack/kafka.sh, needs Java) when none answers; generates documents mixing Chinese and
+ * (test/stack/kafka.sh, needs Java) when none answers, or librdkafka's in-process mock cluster
+ * when there is no Java; when no MySQL answers it writes to an embedded SQLite file; generates documents mixing Chinese and
  * English text with a few deliberately bad records; runs the pipeline while producing them at
  * a steady rate; verifies topic against table; prints a summary (documents/s, rows, dead
  * letters, p50/p99 produce-to-row latency); and removes its topic and table and whatever it
@@ -11,15 +12,20 @@
  * ```sh
  * npm run demo            # 50,000 documents at 5,000/s
  * npx docpipe demo --docs 10000 --rate 2000
+ * npx docpipe demo --kafka mock --db sqlite   # nothing but Node needed
  * ```
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import Kafka from '@confluentinc/kafka-javascript';
 import { connectionFromEnv } from '../runConfig.js';
-import { createKnex, createPipeline } from '../createPipeline.js';
+import { createKnex, createPipeline, openDatabase } from '../createPipeline.js';
+import { isSqlite, type Database, type DbConnection } from '../env.js';
+import { describeDbError } from '../../sinks/mysqlErrors.js';
 import { DocumentProducer } from '../documentProducer.js';
 import { createLogger } from '../logger.js';
 import { verifyTopic } from './verify.js';
@@ -77,19 +83,42 @@ const hasJava = async (): Promise<boolean> =>
     () => false,
   );
 
-export const demoCommand = async (options: { docs: string; rate: string; kafka: string }): Promise<number> => {
+/** Why the configured MySQL cannot be used, or undefined when it answers. */
+const mysqlProblem = async (db: DbConnection): Promise<string | undefined> => {
+  const knex = createKnex(db, 1);
+  try {
+    await knex.raw('SELECT 1');
+    return undefined;
+  } catch (err) {
+    return describeDbError(err);
+  } finally {
+    await knex.destroy();
+  }
+};
+
+export const demoCommand = async (options: { docs: string; rate: string; kafka: string; db?: string }): Promise<number> => {
   const usage = (message: string) => (console.error(`docpipe demo: ${message}`), 2);
+  const dbChoice = options.db ?? 'auto';
   if (!['auto', 'local', 'mock'].includes(options.kafka)) return usage(`--kafka must be auto, local or mock, got "${options.kafka}"`);
+  if (!['auto', 'mysql', 'sqlite'].includes(dbChoice)) return usage(`--db must be auto, mysql or sqlite, got "${dbChoice}"`);
   let total = Number(options.docs);
   const rate = Number(options.rate);
   if (!Number.isInteger(total) || total < 1) return usage(`--docs must be a whole number greater than 0, got "${options.docs}"`);
   if (!Number.isFinite(rate) || rate <= 0) return usage(`--rate must be documents per second greater than 0, got "${options.rate}"`);
   const connection = connectionFromEnv(process.env);
-  const { db } = connection;
   let kafkaBrokers = connection.kafkaBrokers;
   const cleanup: (() => Promise<unknown>)[] = [];
   const say = (s: string) => console.log(`demo: ${s}`);
   try {
+    let db: Database = connection.db;
+    const problem = dbChoice === 'sqlite' ? 'asked for' : await mysqlProblem(connection.db);
+    if (problem !== undefined) {
+      if (dbChoice === 'mysql') throw new Error(`cannot use MySQL at ${connection.db.host}:${connection.db.port}: ${problem}`);
+      const dir = await mkdtemp(join(tmpdir(), 'docpipe-demo-'));
+      cleanup.push(() => rm(dir, { recursive: true, force: true }));
+      db = { client: 'sqlite', filename: join(dir, 'demo.db') };
+      say(`${dbChoice === 'sqlite' ? 'as asked' : `no MySQL at ${connection.db.host}:${connection.db.port} (${problem})`}: writing to an embedded SQLite database, ${db.filename}`);
+    }
     const script = join(repoRoot(), 'test/stack/kafka.sh');
     const useMock = options.kafka === 'mock' || (options.kafka === 'auto' && !(await brokerAnswers(kafkaBrokers)) && !(existsSync(script) && (await hasJava())));
     if (useMock) {
@@ -125,7 +154,7 @@ export const demoCommand = async (options: { docs: string; rate: string; kafka: 
           admin.deleteTopic(`${topic}.dlq`, 10_000, () => admin.deleteTopic(topic, 10_000, () => (admin.disconnect(), ok()))),
         ),
     );
-    const knex = createKnex(db, 1);
+    const knex = openDatabase(db, 1);
     cleanup.push(async () => {
       await knex.schema.dropTableIfExists(table);
       await knex.schema.dropTableIfExists(`${table}_migrations`);
@@ -174,7 +203,8 @@ export const demoCommand = async (options: { docs: string; rate: string; kafka: 
     await waitUntil(() => pipeline.stats().recordsWritten + pipeline.stats().deadLettered >= produced && pipeline.stats().inFlight.records === 0, 120_000);
     const elapsed = (Date.now() - started) / 1000;
 
-    const rows = (await knex(table).select('doc_id', 'title', knex.raw('UNIX_TIMESTAMP(updated_at) * 1000 AS t'))) as { doc_id: string; title: string; t: string }[];
+    const epochMs = isSqlite(db) ? 'ROUND((julianday(updated_at) - 2440587.5) * 86400000)' : 'UNIX_TIMESTAMP(updated_at) * 1000';
+    const rows = (await knex(table).select('doc_id', 'title', knex.raw(`${epochMs} AS t`))) as { doc_id: bigint | string; title: string; t: number | string }[];
     const stale = rows.filter((r) => latestTitle.get(String(r.doc_id)) !== r.title).length;
     const latencies = rows
       .map((r) => Number(r.t) - (sentAt.get(String(r.doc_id)) ?? NaN))
@@ -186,6 +216,7 @@ export const demoCommand = async (options: { docs: string; rate: string; kafka: 
     console.table({
       'documents produced': produced,
       'documents/s (produce to last row)': Math.round((produced - bad) / elapsed),
+      database: isSqlite(db) ? 'embedded SQLite' : `MySQL at ${connection.db.host}:${connection.db.port}`,
       'rows in the table': rows.length,
       'documents sent twice (two versions)': produced - bad - rows.length,
       'rows not at their latest version': stale,

@@ -11,7 +11,8 @@
  * ```
  */
 import { connectionFromEnv } from '../runConfig.js';
-import { createKnex } from '../createPipeline.js';
+import { openDatabase } from '../createPipeline.js';
+import type { Database } from '../env.js';
 import { parseJsonExact } from '../exactJson.js';
 import { documentSchema } from '../../operators/validate.js';
 import { scanTopic } from '../topicScan.js';
@@ -26,7 +27,11 @@ export interface VerifyResult {
   extra: string[];
 }
 
-export const verifyTopic = async (topic: string, table: string, connection = connectionFromEnv(process.env)): Promise<VerifyResult> => {
+export const verifyTopic = async (
+  topic: string,
+  table: string,
+  connection: { kafkaBrokers: string; db: Database } = connectionFromEnv(process.env),
+): Promise<VerifyResult> => {
   const { kafkaBrokers, db } = connection;
   const inTopic = new Set<string>();
   let records = 0;
@@ -42,7 +47,7 @@ export const verifyTopic = async (topic: string, table: string, connection = con
       notDocuments++;
     }
   }
-  const knex = createKnex(db, 1);
+  const knex = openDatabase(db, 1);
   try {
     const rows = (await knex(table).select('doc_id')) as { doc_id: string }[];
     const inTable = new Set(rows.map((r) => String(r.doc_id)));

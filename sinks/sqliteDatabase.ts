@@ -1,0 +1,40 @@
+/**
+ * A knex pool on an embedded SQLite file (better-sqlite3), set up the way docpipe's sink needs
+ * it: every integer read back as a bigint (doc_ids use all 64 bits; a JavaScript number keeps
+ * only 53), write-ahead logging with a full sync per transaction (a batch acknowledged as
+ * written survives a crash of the process or the machine), and a busy timeout so a second
+ * process reading the file (`docpipe verify`) waits instead of failing.
+ *
+ * @example
+ * ```ts
+ * const knex = createSqliteKnex('/tmp/docpipe.db');
+ * const rows = await knex('input_data').select('doc_id'); // doc_id: bigint
+ * ```
+ */
+import knexFactory, { type Knex } from 'knex';
+import type BetterSqlite3 from 'better-sqlite3';
+
+export const createSqliteKnex = (filename: string): Knex =>
+  knexFactory({
+    client: 'better-sqlite3',
+    connection: { filename },
+    useNullAsDefault: true,
+    pool: {
+      // One writer at a time is all SQLite allows; more connections would only queue on its lock.
+      min: 1,
+      max: 1,
+      afterCreate: (conn: BetterSqlite3.Database, done: (err: Error | null, c: unknown) => void) => {
+        try {
+          conn.defaultSafeIntegers(true);
+          conn.pragma('journal_mode = WAL');
+          conn.pragma('synchronous = FULL');
+          conn.pragma('busy_timeout = 5000');
+          done(null, conn);
+        } catch (err) {
+          done(err as Error, conn);
+        }
+      },
+    },
+  });
+
+export const isSqliteKnex = (knex: Knex): boolean => knex.client.config.client === 'better-sqlite3';
