@@ -40,7 +40,7 @@ export const profiles: Record<string, Profile> = {
   },
   ci: {
     name: 'ci',
-    throughput: [headline(20_000)],
+    throughput: [headline(50_000)],
     rounds: 2,
     upstreamSample: 1_000,
     stalled: { backlog: 100_000, stallSeconds: 10, drainSeconds: 5 },

@@ -23,7 +23,7 @@ const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const ratio = (a: number, b: number | undefined) => (b && b > 0 ? (a / b >= 10 ? (a / b).toFixed(0) : (a / b).toFixed(2)) : '–');
 const mb = (bytes: number) => `${Math.round(bytes / 1048576)} MB`;
 
-export const rateOf = (s: ThroughputResult, id: string): number | undefined => s.contenders.find((c) => c.id === id)?.best.rowsPerSecond;
+export const rateOf = (s: ThroughputResult, id: string): number | undefined => s.contenders.find((c) => c.id === id)?.best?.rowsPerSecond;
 
 export const scenarioTable = (s: ThroughputResult): string => {
   const sink = rateOf(s, 'rawSink');
@@ -31,6 +31,10 @@ export const scenarioTable = (s: ThroughputResult): string => {
   const head = ['contender', 'rows/s', '÷ raw sink', ...peers.map((p) => `÷ ${PEER_NAMES[p]}`), 'rounds (rows/s)'];
   const lines = [`### ${s.title} — ${fmt(s.documents)} documents`, '', `| ${head.join(' | ')} |`, `| ${head.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`];
   for (const c of s.contenders) {
+    if (!c.best) {
+      lines.push(`| ${c.title} | failed: ${(c.error ?? 'no result').replace(/\|/g, '/')} | ${head.slice(2).map(() => '–').join(' | ')} |`);
+      continue;
+    }
     const r = c.best.rowsPerSecond;
     const name = c.sampled ? `${c.title} (first ${fmt(c.documents)} documents)` : c.title;
     const unit = c.id === 'rawSource' ? `${fmt(r)} msgs/s` : fmt(r);

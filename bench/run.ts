@@ -6,10 +6,13 @@
  *   node dist/bench/run.js                      # the full run (npm run bench)
  *   node dist/bench/run.js --profile ci --gate 0.6
  *   node dist/bench/run.js --profile quick
+ *   node --cpu-prof dist/bench/run.js --profile quick --only docpipe   # profile one contender
  *
  * Writes bench/results/<time>-<profile>.{json,md,svg}. With `--gate R` it exits 1 when
  * docpipe's default chain makes less than R × the raw-sink ceiling in the headline scenario;
- * nothing else (no absolute time, no other target) fails it.
+ * no absolute time and no other target fails it. A contender or scenario that breaks is
+ * reported in the results and the run goes on; exit 2 only when the gate cannot be computed
+ * (docpipe or the raw sink produced no figure) or the run itself could not start.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -34,12 +37,20 @@ const { values: args } = parseArgs({
   options: {
     profile: { type: 'string', default: 'full' },
     gate: { type: 'string' },
+    /** Alternating rounds, instead of the profile's. */
+    rounds: { type: 'string' },
+    /** Documents in each throughput scenario, instead of the profile's. */
+    documents: { type: 'string' },
+    /** Comma-separated contender ids; throughput scenarios only. */
+    only: { type: 'string' },
     out: { type: 'string', default: resolve(projectRoot, 'bench/results') },
   },
 });
-const profile = profiles[args.profile];
-if (!profile) throw new Error(`--profile must be one of ${Object.keys(profiles).join(', ')}`);
+const listedProfile = profiles[args.profile];
+if (!listedProfile) throw new Error(`--profile must be one of ${Object.keys(profiles).join(', ')}`);
+const profile = args.rounds === undefined ? listedProfile : { ...listedProfile, rounds: Number(args.rounds) };
 const gate = args.gate === undefined ? undefined : Number(args.gate);
+const only = args.only?.split(',');
 
 const started = Date.now();
 const log = (line: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}`);
@@ -49,23 +60,32 @@ try {
   const environment = await describeEnvironment(ctx.knex);
   log(`profile ${profile.name}: ${environment.machine.cpus} × ${environment.machine.cpuModel}, node ${environment.versions.node}, librdkafka ${environment.versions.librdkafka}, MariaDB ${environment.versions.mariadb}, Kafka ${environment.versions.kafkaBroker}`);
 
+  // A scenario that fails is reported and the run goes on: only the gate decides the exit code.
+  const failures: Record<string, string> = {};
+  const failed = (scenario: string) => (err: unknown) => {
+    failures[scenario] = err instanceof Error ? err.message : String(err);
+    log(`${scenario}: FAILED: ${failures[scenario]}`);
+    return undefined;
+  };
   const throughput: ThroughputResult[] = [];
-  for (const scenario of profile.throughput) {
+  for (const listed of profile.throughput) {
+    const scenario = args.documents === undefined ? listed : { ...listed, documents: Number(args.documents) };
     // A ceiling sweep per scenario: the best statement size depends on the document size.
-    const contenders = [new RawSink(), rawSource, docpipeDefault, docpipeCustom, kafkajsPeer, confluentKafkaJsPeer, upstreamPeer(profile.upstreamSample)];
+    const all = [new RawSink(), rawSource, docpipeDefault, docpipeCustom, kafkajsPeer, confluentKafkaJsPeer, upstreamPeer(profile.upstreamSample)];
+    const contenders = only ? all.filter((c) => only.includes(c.id)) : all;
     throughput.push(await runThroughput(ctx, scenario, contenders, profile.rounds, log));
   }
   const headline = throughput[0];
 
   let stalled: StalledSinkResult | undefined;
-  if (profile.stalled) {
+  if (profile.stalled && !only) {
     log(`memory: ${profile.stalled.backlog.toLocaleString('en-US')} documents of backlog, sink stalled ${profile.stalled.stallSeconds} s…`);
-    stalled = await stalledSink(ctx, { ...profile.stalled, docBytes: 1024, partitions: 6, budgetBytes: DEFAULT_BUDGET.maxBytes });
+    stalled = await stalledSink(ctx, { ...profile.stalled, docBytes: 1024, partitions: 6, budgetBytes: DEFAULT_BUDGET.maxBytes }).catch(failed('memory'));
   }
   let lat: LatencyResult | undefined;
-  if (profile.latency) {
+  if (profile.latency && !only) {
     log(`latency: ${profile.latency.ratePerSecond}/s for ${profile.latency.seconds} s…`);
-    lat = await latency(ctx, { ...profile.latency, docBytes: 1024, partitions: 6 });
+    lat = await latency(ctx, { ...profile.latency, docBytes: 1024, partitions: 6 }).catch(failed('latency'));
   }
 
   const targets = checkTargets(headline, stalled, lat);
@@ -85,6 +105,7 @@ try {
     latency: lat,
     targetChecks: targets,
     gate: gate === undefined ? undefined : { ratio: gateRatio, threshold: gate, passed: gateRatio >= gate },
+    failures,
   };
 
   const markdown = [
@@ -97,18 +118,19 @@ try {
     ...(lat ? [latencySection(lat), ''] : []),
     targetsSection(targets),
     '',
+    ...Object.entries(failures).map(([scenario, why]) => `**${scenario} failed:** ${why}\n`),
     ...(gate === undefined ? [] : [`Gate: docpipe ÷ raw sink = ${gateRatio.toFixed(2)} (fails below ${gate}): ${gateRatio >= gate ? 'passed' : 'FAILED'}`, '']),
   ].join('\n');
 
   const panels: Panel[] = [];
   if (headline) {
-    const longest = Math.max(...headline.contenders.map((c) => c.best.seconds));
+    const longest = Math.max(...headline.contenders.map((c) => c.best?.seconds ?? 0));
     const windowMs = Math.min(1000, Math.max(100, (longest * 1000) / 20));
     panels.push({
       title: `Throughput over time — ${headline.title} (best round each)`,
       xLabel: 's since first write',
       yLabel: 'rows/s',
-      series: headline.contenders.filter((c) => !c.sampled).map((c) => ({ name: c.title.replace(/^(ceiling|peer \(.\)): /, ''), points: rates(c.best.timeline, windowMs) })),
+      series: headline.contenders.flatMap((c) => (c.best && !c.sampled ? [{ name: c.title.replace(/^(ceiling|peer \(.\)): /, ''), points: rates(c.best.timeline, windowMs) }] : [])),
     });
   }
   if (stalled) {
@@ -137,7 +159,7 @@ try {
   if (panels.length > 0) await writeFile(`${base}.svg`, renderChart(`docpipe benchmark, ${profile.name} run, ${when}`, panels));
   console.log(`\n${markdown}`);
   log(`done in ${result.seconds.toFixed(0)} s; results: ${base}.{json,md${panels.length > 0 ? ',svg' : ''}}`);
-  if (gate !== undefined && gateRatio < gate) exitCode = 1;
+  if (gate !== undefined && gateRatio < gate) exitCode = docpipe !== undefined && sink ? 1 : 2;
 } catch (err) {
   console.error(err);
   exitCode = 2;

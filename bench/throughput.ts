@@ -16,8 +16,10 @@ export interface ContenderResult {
   /** Documents it was given (fewer than the scenario's when it is sampled). */
   documents: number;
   sampled: boolean;
-  best: Throughput;
+  /** Undefined when no round succeeded. */
+  best: Throughput | undefined;
   rounds: number[];
+  error?: string;
 }
 
 export interface ThroughputResult extends ThroughputScenario {
@@ -34,19 +36,29 @@ export const runThroughput = async (
   log(`${scenario.title}: producing ${scenario.documents.toLocaleString('en-US')} documents…`);
   const topic = await ctx.topicWithDocuments(`bench_${scenario.id.replace(/-/g, '_')}`, scenario.partitions, scenario.documents, scenario.docBytes);
   const runs = new Map<string, Throughput[]>(contenders.map((c) => [c.id, []]));
+  /** Contenders that failed, and why; they are not run again. */
+  const errors = new Map<string, string>();
   for (let round = 1; round <= rounds; round++) {
     const order = round % 2 === 1 ? contenders : [...contenders].reverse();
     for (const c of order) {
       // A sampled contender is slow and its figure stable: one round is enough.
       if (c.sample && round > 1) continue;
+      if (errors.has(c.id)) continue;
       const total = c.sample ? c.sample(scenario.documents) : scenario.documents;
       const table = await ctx.freshTable(`${c.id}_${scenario.id}`);
-      const r = await c.run({ ctx, topic, partitions: scenario.partitions, total, docBytes: scenario.docBytes, table });
-      if (c.writes) await ctx.verifyRows(table, r.rows, c.title);
-      if (r.rows < total) throw new Error(`${c.title} acknowledged ${r.rows} of ${total} documents`);
-      await ctx.dropTable(table);
-      runs.get(c.id)!.push(r);
-      log(`  round ${round} ${c.title}: ${Math.round(r.rowsPerSecond).toLocaleString('en-US')} rows/s`);
+      try {
+        const r = await c.run({ ctx, topic, partitions: scenario.partitions, total, docBytes: scenario.docBytes, table });
+        if (c.writes) await ctx.verifyRows(table, r.rows, c.title);
+        if (r.rows < total) throw new Error(`${c.title} acknowledged ${r.rows} of ${total} documents`);
+        runs.get(c.id)!.push(r);
+        log(`  round ${round} ${c.title}: ${Math.round(r.rowsPerSecond).toLocaleString('en-US')} rows/s`);
+      } catch (err) {
+        // Reported, not fatal: one broken contender should not cost the others' figures.
+        errors.set(c.id, err instanceof Error ? err.message : String(err));
+        log(`  round ${round} ${c.title}: FAILED: ${errors.get(c.id)}`);
+      } finally {
+        await ctx.dropTable(table);
+      }
     }
   }
   return {
@@ -60,8 +72,9 @@ export const runThroughput = async (
         configuration: c.configuration,
         documents: c.sample ? c.sample(scenario.documents) : scenario.documents,
         sampled: c.sample !== undefined && c.sample(scenario.documents) < scenario.documents,
-        best: rs.reduce((a, b) => (b.rowsPerSecond > a.rowsPerSecond ? b : a)),
+        best: rs.length > 0 ? rs.reduce((a, b) => (b.rowsPerSecond > a.rowsPerSecond ? b : a)) : undefined,
         rounds: rs.map((r) => Math.round(r.rowsPerSecond)),
+        ...(errors.has(c.id) && { error: errors.get(c.id)! }),
       };
     }),
   };
