@@ -102,3 +102,19 @@ t.test('SIGTERM while a write stays blocked past the drain deadline: exits on ti
   await next.terminate();
   await verifyDelivery(t, s);
 });
+
+t.test('SIGTERM during start-up: a clean exit 0, nothing committed', async (t) => {
+  const s = await scenario(t, 'sigterm_startup', { partitions: 1 });
+  await s.ledger.send(s, documents(range(0, 100)));
+  const member = startMember(s);
+  // Start-up (connecting, migrating, joining the group) takes seconds; the signal comes inside it.
+  await waitFor(() => member.child.pid !== undefined && member.running, 'the process to start', 10_000);
+  await new Promise((r) => setTimeout(r, 1000));
+  const { code, ms } = await member.terminate(30_000);
+  t.equal(code, 0, `exits 0 (${ms} ms after SIGTERM; signal ${String(member.child.signalCode)})`, {
+    // Known to fail: the signal handlers are installed only after the start-up completes, so
+    // the default action kills the process (exit by SIGTERM, status 143 in a shell).
+    todo: 'SIGTERM during start-up kills docpipe instead of stopping it',
+  });
+  await checkCommitsBehindWrites(t, s, 'after the stop during start-up');
+});

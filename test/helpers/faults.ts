@@ -271,6 +271,40 @@ export class Member {
     }
   }
 
+  metricsPort: number | undefined;
+
+  /** Resolves once the process serves /healthz, which it does only after its start-up. */
+  async ready(timeoutMs = 120_000): Promise<void> {
+    if (!this.metricsPort) throw new Error('ready() needs a member started with a metrics port');
+    await waitFor(
+      async () => {
+        assertAlive(this);
+        return fetch(`http://127.0.0.1:${this.metricsPort}/healthz`).then(
+          (r) => r.ok,
+          () => false,
+        );
+      },
+      'docpipe to finish its start-up',
+      timeoutMs,
+      200,
+    );
+  }
+
+  /** The sum of one metric's samples from /metrics (undefined when it cannot be read). */
+  async metric(name: string): Promise<number | undefined> {
+    try {
+      const text = await (await fetch(`http://127.0.0.1:${this.metricsPort}/metrics`)).text();
+      let sum: number | undefined;
+      for (const line of text.split('\n')) {
+        const m = /^(\w+)(?:\{[^}]*\})? (\S+)$/.exec(line);
+        if (m?.[1] === name) sum = (sum ?? 0) + Number(m[2]);
+      }
+      return sum;
+    } catch {
+      return undefined;
+    }
+  }
+
   get running(): boolean {
     return this.child.exitCode === null && this.child.signalCode === null;
   }
@@ -310,6 +344,8 @@ export class Member {
 export interface MemberOptions {
   env?: Record<string, string>;
   rdkafka?: Record<string, string | number | boolean>;
+  /** Serve /healthz and /metrics on this port, so that `ready()` and `metric()` work. */
+  metricsPort?: number;
 }
 
 /** Starts `docpipe run` on the scenario's topic and database. */
@@ -330,7 +366,9 @@ export const startMember = (s: Scenario, options: MemberOptions = {}): Member =>
     // A killed member holds its partitions until its session times out: keep that short.
     DOCPIPE_RDKAFKA: JSON.stringify({ 'session.timeout.ms': 10_000, 'heartbeat.interval.ms': 1000, ...s.rdkafka, ...options.rdkafka }),
     ...options.env,
+    ...(options.metricsPort && { DOCPIPE_METRICS_PORT: String(options.metricsPort) }),
   });
+  if (options.metricsPort) member.metricsPort = options.metricsPort;
   s.members.push(member);
   return member;
 };

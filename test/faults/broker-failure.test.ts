@@ -1,0 +1,66 @@
+// Fault 4: the broker goes away under load. One node restarted mid-run; then, in the
+// three-node mode, the leader of a partition killed with SIGKILL and started again later.
+// Private brokers: the shared one on 9092 serves everyone else's tests.
+import t from 'tap';
+import Kafka from '@confluentinc/kafka-javascript';
+import { assertAlive, documents, range, rowCount, scenario, startMember, verifyDelivery, waitFor, waitForAllStored } from '../helpers/faults.js';
+import { privateKafka } from '../helpers/faultsServers.js';
+
+t.test('the broker restarted mid-run: nothing lost, no duplicates', async (t) => {
+  const kafka = await privateKafka(t, { nodes: 1 });
+  const s = await scenario(t, 'broker_restart', { partitions: 3, brokers: kafka.brokers, keepTopic: true });
+  await s.ledger.send(s, documents(range(0, 20_000)));
+  const member = startMember(s);
+  await waitFor(async () => {
+    assertAlive(member);
+    return (await rowCount(s)) >= 2000;
+  }, 'writing to be under way', 120_000);
+  // Sent across the restart: the producer's retries carry these over it.
+  const during = s.ledger.send(s, documents(range(20_000, 40_000)));
+  await kafka.restart();
+  await during;
+  await s.ledger.send(s, documents(range(0, 5000), 2));
+  await waitForAllStored(s, 240_000, [member]);
+  const { code } = await member.terminate();
+  t.equal(code, 0, 'the member that lived through the restart stops cleanly');
+  await verifyDelivery(t, s);
+});
+
+t.test('three nodes: the leader of a partition killed mid-run, then started again', async (t) => {
+  const kafka = await privateKafka(t, { nodes: 3 });
+  const s = await scenario(t, 'leader_kill', { partitions: 3, brokers: kafka.brokers, keepTopic: true });
+  await s.ledger.send(s, documents(range(0, 20_000)));
+  const member = startMember(s);
+  await waitFor(async () => {
+    assertAlive(member);
+    return (await rowCount(s)) >= 2000;
+  }, 'writing to be under way', 120_000);
+
+  const admin = Kafka.AdminClient.create({ 'bootstrap.servers': kafka.brokers, log_level: 0 });
+  t.teardown(() => admin.disconnect());
+  const leaderOf0 = async () => {
+    const [topic] = await new Promise<{ partitions: { partition: number; leader: { id: number } | null }[] }[]>((ok, fail) =>
+      admin.describeTopics([s.topic], { timeout: 10_000 }, (err, r) => (err ? fail(err) : ok(r as never))),
+    );
+    return topic?.partitions.find((p) => p.partition === 0)?.leader?.id;
+  };
+  const leader = await leaderOf0();
+  t.ok(leader, `partition 0 is led by node ${String(leader)}`);
+  const during = s.ledger.send(s, documents(range(20_000, 40_000)));
+  await kafka.stopNode(leader!, true);
+  await waitFor(async () => {
+    const now = await leaderOf0().catch(() => undefined);
+    return now !== undefined && now !== leader;
+  }, 'a new leader for partition 0', 60_000, 500);
+  await during;
+  await s.ledger.send(s, documents(range(0, 5000), 2));
+  await waitFor(async () => {
+    assertAlive(member);
+    return (await rowCount(s)) >= 40_000;
+  }, 'every document written while a node is down', 240_000);
+  await kafka.startNode(leader!);
+  await waitForAllStored(s, 240_000, [member]);
+  const { code } = await member.terminate();
+  t.equal(code, 0, 'the member that lived through the failover stops cleanly');
+  await verifyDelivery(t, s);
+});
