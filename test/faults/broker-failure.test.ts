@@ -36,20 +36,25 @@ t.test('three nodes: the leader of a partition killed mid-run, then started agai
     return (await rowCount(s)) >= 2000;
   }, 'writing to be under way', 120_000);
 
-  const admin = Kafka.AdminClient.create({ 'bootstrap.servers': kafka.brokers, log_level: 0 });
-  t.teardown(() => admin.disconnect());
-  const leaderOf0 = async () => {
-    const [topic] = await new Promise<{ partitions: { partition: number; leader: { id: number } | null }[] }[]>((ok, fail) =>
-      admin.describeTopics([s.topic], { timeout: 10_000 }, (err, r) => (err ? fail(err) : ok(r as never))),
-    );
-    return topic?.partitions.find((p) => p.partition === 0)?.leader?.id;
+  // A fresh client per look, through the nodes still up: a long-lived one keeps asking the dead node.
+  const leaderOf0 = async (nodes: string) => {
+    const admin = Kafka.AdminClient.create({ 'bootstrap.servers': nodes, log_level: 0 });
+    try {
+      const [topic] = await new Promise<{ partitions: { partition: number; leader: { id: number } | null }[] }[]>((ok, fail) =>
+        admin.describeTopics([s.topic], { timeout: 5000 }, (err, r) => (err ? fail(err) : ok(r as never))),
+      );
+      return topic?.partitions.find((p) => p.partition === 0)?.leader?.id;
+    } finally {
+      admin.disconnect();
+    }
   };
-  const leader = await leaderOf0();
+  const leader = await leaderOf0(kafka.brokers);
   t.ok(leader, `partition 0 is led by node ${String(leader)}`);
   const during = s.ledger.send(s, documents(range(20_000, 40_000)));
   await kafka.stopNode(leader!, true);
   await waitFor(async () => {
-    const now = await leaderOf0().catch(() => undefined);
+    const survivors = [1, 2, 3].filter((n) => n !== leader).map((n) => kafka.node(n)).join(',');
+    const now = await leaderOf0(survivors).catch(() => undefined);
     return now !== undefined && now !== leader;
   }, 'a new leader for partition 0', 60_000, 500);
   await during;

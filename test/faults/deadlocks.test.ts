@@ -1,0 +1,54 @@
+// Fault 6: deadlocks and lock-wait timeouts. A second writer updates overlapping rows in the
+// opposite key order and holds its locks, while docpipe upserts newer versions of the same
+// documents. A private MariaDB with a 1 s lock-wait timeout makes timeouts happen within the
+// test (the shared server keeps its defaults). docpipe retries; nothing is dead-lettered.
+import t from 'tap';
+import { documents, range, scenario, startMember, verifyDelivery, waitForAllStored } from '../helpers/faults.js';
+import { privateMariadb } from '../helpers/faultsServers.js';
+
+const DOCS = 20_000;
+
+t.test('deadlocks and lock-wait timeouts from a second writer: retried, nothing dead-lettered', async (t) => {
+  const mariadb = await privateMariadb(t, ['--innodb-lock-wait-timeout=1']);
+  const s = await scenario(t, 'deadlocks', { partitions: 3, db: mariadb.db });
+  await s.ledger.send(s, documents(range(0, DOCS), 1));
+  const member = startMember(s, { env: { DOCPIPE_BATCH_RECORDS: '500' } });
+  await waitForAllStored(s, 180_000, [member]);
+
+  // The second writer: descending key order (docpipe writes ascending), locks held a while.
+  let stop = false;
+  const conflicts = { deadlocks: 0, timeouts: 0, commits: 0 };
+  const writer = async () => {
+    while (!stop) {
+      const from = Math.floor(Math.random() * (DOCS - 2000));
+      await s.knex
+        .transaction(async (trx) => {
+          await trx.raw('UPDATE input_data SET score = score + 1 WHERE doc_id BETWEEN ? AND ? ORDER BY doc_id DESC', [from, from + 2000]);
+          await trx.raw('SELECT SLEEP(0.3)');
+        })
+        .then(
+          () => conflicts.commits++,
+          (err: { errno?: number }) => {
+            if (err.errno === 1213) conflicts.deadlocks++;
+            else if (err.errno === 1205) conflicts.timeouts++;
+            else throw err;
+          },
+        );
+    }
+  };
+  const writers = [writer(), writer()];
+  await s.ledger.send(s, documents(range(0, DOCS), 2));
+  await s.ledger.send(s, documents(range(0, DOCS), 3));
+  await waitForAllStored(s, 240_000, [member]);
+  stop = true;
+  await Promise.all(writers);
+
+  const retries = member.fullOutput().match(/transient database error; retrying.*/g) ?? [];
+  const kinds = new Set(retries.map((l) => /ER_LOCK_DEADLOCK|ER_LOCK_WAIT_TIMEOUT|1213|1205/.exec(l)?.[0]).filter(Boolean));
+  t.comment(`second writer: ${JSON.stringify(conflicts)}; docpipe retried ${retries.length} batches (${[...kinds].join(', ')})`);
+  t.ok(retries.length > 0 && kinds.size > 0, 'docpipe hit deadlocks or lock-wait timeouts and retried them');
+  const v = await verifyDelivery(t, s);
+  t.equal(v.deadLetters.length, 0, 'a lock conflict is not a data error: nothing dead-lettered');
+  const { code } = await member.terminate();
+  t.equal(code, 0, 'stops cleanly');
+});
