@@ -15,7 +15,8 @@
 import Kafka, { type LibrdKafkaError, type MessageHeader, type Producer } from '@confluentinc/kafka-javascript';
 import { stringify } from 'lossless-json';
 import type { Logger } from 'pino';
-import { KafkaConnectError, type RdKafkaSettings } from './kafkaSource.js';
+import type { RdKafkaSettings } from './kafkaSource.js';
+import { connectClient } from './kafkaConnect.js';
 import { silentLogger } from './logger.js';
 
 export interface DocumentProducerOptions {
@@ -102,11 +103,7 @@ export class DocumentProducer {
       'compression.type': 'lz4',
       ...options.rdkafka,
     });
-    await new Promise<void>((resolve, reject) =>
-      producer.connect({ timeout: options.connectTimeoutMs ?? 10_000 }, (err) =>
-        err ? reject(new KafkaConnectError(options.brokers, err)) : resolve(),
-      ),
-    );
+    await connectClient(producer, options.brokers, options.connectTimeoutMs ?? 10_000);
     producer.setPollInterval(10);
     return new DocumentProducer(producer, options.maxPending ?? 10_000, options.logger ?? silentLogger);
   }

@@ -30,6 +30,8 @@ export const isSqlite = (db: Database): db is SqliteConnection => 'client' in db
 
 export interface Connection {
   kafkaBrokers: string;
+  /** librdkafka settings passed through to every client (SASL, SSL, timeouts). */
+  rdkafka: Record<string, string | number | boolean>;
   db: DbConnection;
 }
 
@@ -62,6 +64,4 @@ export interface RunSettings extends Connection {
   drainTimeoutMs: number;
   /** Port of the metrics and health endpoints; 0 for none. */
   metricsPort: number;
-  /** librdkafka settings passed through (SASL, SSL, timeouts). */
-  rdkafka: Record<string, string | number | boolean>;
 }

@@ -33,6 +33,7 @@ import type { Envelope, KafkaHeader } from './envelope.js';
 import type { InFlightBudget } from './inFlightBudget.js';
 import { OffsetTracker, type CommitPosition, type TopicPartition } from './offsetTracker.js';
 import { silentLogger } from './logger.js';
+import { connectClient } from './kafkaConnect.js';
 
 export type RdKafkaSettings = Record<string, string | number | boolean>;
 
@@ -77,14 +78,7 @@ const ERR_REVOKE_PARTITIONS = -174;
 const ERR_UNKNOWN_TOPIC = 3;
 
 /** The broker could not be reached, or refused us, while connecting. */
-export class KafkaConnectError extends Error {
-  constructor(brokers: string, cause: unknown) {
-    super(`cannot connect to Kafka at ${brokers}: ${cause instanceof Error ? cause.message : String(cause)}`, {
-      cause,
-    });
-    this.name = 'KafkaConnectError';
-  }
-}
+export { KafkaConnectError } from './kafkaConnect.js';
 
 /** Blanks values of settings whose name says they are secret, in free text. */
 export const redactSecrets = (text: string): string =>
@@ -272,11 +266,7 @@ export class KafkaSource {
         this.log.warn({ code: err.code, err: err.message }, 'kafka client error');
       }
     });
-    await new Promise<void>((resolve, reject) => {
-      consumer.connect({ timeout: o.connectTimeoutMs ?? 10_000 }, (err) =>
-        err ? reject(new KafkaConnectError(o.brokers, err)) : resolve(),
-      );
-    });
+    await connectClient(consumer, o.brokers, o.connectTimeoutMs ?? 10_000);
     consumer.setDefaultConsumeTimeout(o.pollTimeoutMs ?? 100);
     // Without this, consume(n) waits the timeout again for every message it lacks.
     consumer.setDefaultIsTimeoutOnlyForFirstMessage(true);

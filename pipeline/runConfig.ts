@@ -184,10 +184,11 @@ const resolve = (sources: SettingSources, settings: readonly Setting[]): ((key: 
   return (key) => value.get(key);
 };
 
-const CONNECTION_KEYS = new Set(['kafka.brokers', 'db.host', 'db.port', 'db.user', 'db.password', 'db.database']);
+const CONNECTION_KEYS = new Set(['kafka.brokers', 'kafka.rdkafka', 'db.host', 'db.port', 'db.user', 'db.password', 'db.database']);
 
 const connectionOf = (get: (key: string) => unknown): Connection => ({
   kafkaBrokers: get('kafka.brokers') as string,
+  rdkafka: get('kafka.rdkafka') as Connection['rdkafka'],
   db: {
     host: get('db.host') as string,
     port: get('db.port') as number,
@@ -211,7 +212,6 @@ export const resolveRunSettings = (sources: SettingSources): RunSettings => {
     ...connectionOf(lookup),
     topics: get('kafka.topics'),
     groupId: get('kafka.groupId'),
-    rdkafka: get('kafka.rdkafka'),
     table: get('table'),
     autoMigrate: get('autoMigrate'),
     maxInFlightRecords: get('budget.maxRecords'),

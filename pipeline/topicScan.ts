@@ -8,16 +8,17 @@
  * ```
  */
 import Kafka, { type KafkaConsumer, type Message } from '@confluentinc/kafka-javascript';
-import { KafkaConnectError, type RdKafkaSettings } from './kafkaSource.js';
+import type { RdKafkaSettings } from './kafkaSource.js';
+import { connectClient } from './kafkaConnect.js';
 import { callback } from './callback.js';
 
 
 export async function* scanTopic(brokers: string, topic: string, rdkafka: RdKafkaSettings = {}): AsyncGenerator<Message> {
   const consumer: KafkaConsumer = new Kafka.KafkaConsumer(
-    { 'bootstrap.servers': brokers, 'group.id': 'docpipe-scan', 'enable.auto.commit': false, log_level: 0, ...rdkafka },
+    { 'bootstrap.servers': brokers, 'group.id': 'docpipe-scan', 'enable.auto.commit': false, ...rdkafka },
     { 'auto.offset.reset': 'earliest' },
   );
-  await callback<unknown>((cb) => consumer.connect({ timeout: 10_000 }, (err, data) => cb(err ? new KafkaConnectError(brokers, err) : null, data)));
+  await connectClient(consumer, brokers);
   try {
     const metadata = await callback<{ topics: { name: string; partitions: { id: number }[] }[] }>((cb) =>
       consumer.getMetadata({ topic, timeout: 10_000 }, (err, data) => cb(err, data)),

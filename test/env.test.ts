@@ -5,6 +5,7 @@ import { connectionFromEnv } from '../pipeline/runConfig.js';
 t.test('defaults match the local stack', async (t) => {
   t.same(connectionFromEnv({}), {
     kafkaBrokers: '127.0.0.1:9092',
+    rdkafka: {},
     db: { host: '127.0.0.1', port: 3306, user: 'docpipe', password: 'docpipe', database: 'docpipe' },
   });
 });

@@ -14,7 +14,7 @@
 import Kafka, { type KafkaConsumer, type Message } from '@confluentinc/kafka-javascript';
 import { connectionFromEnv } from '../runConfig.js';
 import { DocumentProducer } from '../documentProducer.js';
-import { KafkaConnectError } from '../kafkaSource.js';
+import { connectClient } from '../kafkaConnect.js';
 import { DLQ_HEADERS } from '../../sinks/deadLetterWriter.js';
 import { callback } from '../callback.js';
 
@@ -37,13 +37,13 @@ export const dlqReplayCommand = async (options: ReplayOptions): Promise<number> 
     console.error(`docpipe dlq replay: --rate must be a number of records per second greater than 0, got "${options.rate}"`);
     return 2;
   }
-  const { kafkaBrokers } = connectionFromEnv(process.env);
+  const { kafkaBrokers, rdkafka } = connectionFromEnv(process.env);
   const consumer: KafkaConsumer = new Kafka.KafkaConsumer(
-    { 'bootstrap.servers': kafkaBrokers, 'group.id': options.group, 'enable.auto.commit': false, log_level: 0 },
+    { 'bootstrap.servers': kafkaBrokers, 'group.id': options.group, 'enable.auto.commit': false, ...rdkafka },
     { 'auto.offset.reset': 'earliest' },
   );
-  await callback<unknown>((cb) => consumer.connect({ timeout: 10_000 }, (err, d) => cb(err ? new KafkaConnectError(kafkaBrokers, err) : null, d)));
-  const producer = await DocumentProducer.open({ brokers: kafkaBrokers });
+  await connectClient(consumer, kafkaBrokers);
+  const producer = await DocumentProducer.open({ brokers: kafkaBrokers, rdkafka });
   let replayed = 0;
   try {
     const metadata = await callback<{ topics: { name: string; partitions: { id: number }[] }[] }>((cb) =>

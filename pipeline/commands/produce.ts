@@ -42,8 +42,8 @@ export const produceCommand = async (options: ProduceOptions): Promise<number> =
     console.error(`docpipe produce: cannot read ${options.csv}: no such file`);
     return 1;
   }
-  const { kafkaBrokers } = connectionFromEnv(process.env);
-  const producer = await DocumentProducer.open({ brokers: kafkaBrokers });
+  const { kafkaBrokers, rdkafka } = connectionFromEnv(process.env);
+  const producer = await DocumentProducer.open({ brokers: kafkaBrokers, rdkafka });
   const started = Date.now();
   let bytes = 0;
   let rows = 0;

@@ -13,6 +13,7 @@
 import { connectionFromEnv } from '../runConfig.js';
 import { openDatabase } from '../createPipeline.js';
 import type { Database } from '../env.js';
+import type { RdKafkaSettings } from '../kafkaSource.js';
 import { parseJsonExact } from '../exactJson.js';
 import { documentSchema } from '../../operators/validate.js';
 import { scanTopic } from '../topicScan.js';
@@ -30,13 +31,13 @@ export interface VerifyResult {
 export const verifyTopic = async (
   topic: string,
   table: string,
-  connection: { kafkaBrokers: string; db: Database } = connectionFromEnv(process.env),
+  connection: { kafkaBrokers: string; rdkafka?: RdKafkaSettings; db: Database } = connectionFromEnv(process.env),
 ): Promise<VerifyResult> => {
-  const { kafkaBrokers, db } = connection;
+  const { kafkaBrokers, db, rdkafka = {} } = connection;
   const inTopic = new Set<string>();
   let records = 0;
   let notDocuments = 0;
-  for await (const m of scanTopic(kafkaBrokers, topic)) {
+  for await (const m of scanTopic(kafkaBrokers, topic, rdkafka)) {
     records++;
     try {
       // Only what the pipeline accepts is expected in the table; the rest is dead-lettered.

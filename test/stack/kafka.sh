@@ -21,6 +21,8 @@
 #   DOCPIPE_STACK_DIR [<repo>/.stack]   broker data, logs and pid files
 #   DOCPIPE_KAFKA_SERVER_PROPS          extra lines for server.properties (they win over ours),
 #                                       e.g. a SASL listener
+#   DOCPIPE_KAFKA_FORMAT_ARGS           extra arguments for formatting a node's storage, one per
+#                                       line, e.g. --add-scram and SCRAM-SHA-256=[name=u,password=p]
 #   DOCPIPE_MAVEN_ARGS                  extra arguments for mvn (a mirror, an offline repo)
 #   DOCPIPE_MVN [mvn]                   the Maven command
 #   JAVA_HOME                           the JDK to run the broker with (else java on PATH)
@@ -202,8 +204,11 @@ format_storage() {
   fi
   rm -rf "$dir/data"
   mkdir -p "$dir/data"
+  local extra=()
+  # SCRAM credentials of a KRaft cluster are written into its storage when it is formatted.
+  [[ -n "${DOCPIPE_KAFKA_FORMAT_ARGS:-}" ]] && mapfile -t extra <<<"$DOCPIPE_KAFKA_FORMAT_ARGS"
   "$JAVA" -cp "$LIBS/*" -Dlog4j2.configurationFile="$dir/log4j2.properties" kafka.tools.StorageTool format \
-    -t "$id" -c "$dir/server.properties" >"$dir/logs/format.log" 2>&1 ||
+    -t "$id" -c "$dir/server.properties" "${extra[@]}" >"$dir/logs/format.log" 2>&1 ||
     { cat "$dir/logs/format.log" >&2; die "formatting KRaft storage of node $n failed"; }
 }
 
