@@ -19,12 +19,13 @@ t.test('deadlocks and lock-wait timeouts from a second writer: retried, nothing 
   let stop = false;
   const conflicts = { deadlocks: 0, timeouts: 0, commits: 0 };
   const writer = async () => {
-    while (!stop) {
+    // Short holds end in deadlocks; holds past the 1 s lock-wait timeout make docpipe time out.
+    for (let i = 0; !stop; i++) {
       const from = Math.floor(Math.random() * (DOCS - 2000));
       await s.knex
         .transaction(async (trx) => {
           await trx.raw('UPDATE input_data SET score = score + 1 WHERE doc_id BETWEEN ? AND ? ORDER BY doc_id DESC', [from, from + 2000]);
-          await trx.raw('SELECT SLEEP(0.3)');
+          await trx.raw('SELECT SLEEP(?)', [i % 2 === 0 ? 0.3 : 1.5]);
         })
         .then(
           () => conflicts.commits++,
@@ -43,10 +44,12 @@ t.test('deadlocks and lock-wait timeouts from a second writer: retried, nothing 
   stop = true;
   await Promise.all(writers);
 
-  const retries = member.fullOutput().match(/transient database error; retrying.*/g) ?? [];
-  const kinds = new Set(retries.map((l) => /ER_LOCK_DEADLOCK|ER_LOCK_WAIT_TIMEOUT|1213|1205/.exec(l)?.[0]).filter(Boolean));
+  const retries = member.fullOutput().split('\n').filter((l) => l.includes('transient database error; retrying'));
+  const kinds = new Set(retries.map((l) => /ER_LOCK_DEADLOCK|ER_LOCK_WAIT_TIMEOUT/.exec(l)?.[0]).filter(Boolean));
   t.comment(`second writer: ${JSON.stringify(conflicts)}; docpipe retried ${retries.length} batches (${[...kinds].join(', ')})`);
-  t.ok(retries.length > 0 && kinds.size > 0, 'docpipe hit deadlocks or lock-wait timeouts and retried them');
+  if (kinds.size === 0) t.comment(`docpipe's retries: ${retries.slice(0, 3).join('\n# ')}`);
+  t.ok(kinds.has('ER_LOCK_DEADLOCK'), 'docpipe was chosen as a deadlock victim and retried');
+  t.ok(kinds.has('ER_LOCK_WAIT_TIMEOUT'), 'docpipe timed out waiting for a lock and retried');
   const v = await verifyDelivery(t, s);
   t.equal(v.deadLetters.length, 0, 'a lock conflict is not a data error: nothing dead-lettered');
   const { code } = await member.terminate();
