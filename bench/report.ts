@@ -20,7 +20,7 @@ const PEERS = ['upstream', 'kafkajs', 'confluentKafkaJs'] as const;
 const PEER_NAMES: Record<(typeof PEERS)[number], string> = { upstream: 'upstream', kafkajs: 'KafkaJS', confluentKafkaJs: 'confluent KafkaJS' };
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-const ratio = (a: number, b: number | undefined) => (b && b > 0 ? (a / b >= 10 ? (a / b).toFixed(0) : (a / b).toFixed(2)) : '–');
+const ratio = (a: number, b: number | undefined) => (b && b > 0 ? (a / b >= 10 ? (a / b).toFixed(1) : (a / b).toFixed(2)) : '–');
 const mb = (bytes: number) => `${Math.round(bytes / 1048576)} MB`;
 
 export const rateOf = (s: ThroughputResult, id: string): number | undefined => s.contenders.find((c) => c.id === id)?.best?.rowsPerSecond;
