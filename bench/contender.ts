@@ -31,4 +31,6 @@ export interface Contender {
    */
   readonly sample?: (total: number) => number;
   run(input: RunInput): Promise<Throughput>;
+  /** Anything else it measured along the way, for the JSON results (the raw sink's sweep). */
+  details?(): unknown;
 }

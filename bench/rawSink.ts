@@ -61,6 +61,10 @@ export class RawSink implements Contender {
       : 'plain INSERT, statement size and concurrency swept';
   }
 
+  details(): { best: SweepPoint | undefined; sweep: SweepPoint[] } {
+    return { best: this.best, sweep: this.sweep };
+  }
+
   async run({ ctx, table, total, docBytes, partitions }: RunInput): Promise<Throughput> {
     const rows = benchRows(total, docBytes, partitions);
     if (!this.best) {

@@ -20,6 +20,7 @@ export interface ContenderResult {
   best: Throughput | undefined;
   rounds: number[];
   error?: string;
+  details?: unknown;
 }
 
 export interface ThroughputResult extends ThroughputScenario {
@@ -75,6 +76,7 @@ export const runThroughput = async (
         best: rs.length > 0 ? rs.reduce((a, b) => (b.rowsPerSecond > a.rowsPerSecond ? b : a)) : undefined,
         rounds: rs.map((r) => Math.round(r.rowsPerSecond)),
         ...(errors.has(c.id) && { error: errors.get(c.id)! }),
+        ...(c.details && { details: c.details() }),
       };
     }),
   };
