@@ -25,6 +25,7 @@ import { upstreamPeer } from './upstreamPeer.js';
 import { kafkajsPeer } from './kafkajsPeer.js';
 import { confluentKafkaJsPeer } from './confluentKafkaJsPeer.js';
 import { docpipeCustom, docpipeDefault } from './docpipeChain.js';
+import { docpipeSinkOnly } from './docpipeSinkOnly.js';
 import { runThroughput, type ThroughputResult } from './throughput.js';
 import { stalledSink, type StalledSinkResult } from './stalledSink.js';
 import { latency, type LatencyResult } from './latency.js';
@@ -71,7 +72,7 @@ try {
   for (const listed of profile.throughput) {
     const scenario = args.documents === undefined ? listed : { ...listed, documents: Number(args.documents) };
     // A ceiling sweep per scenario: the best statement size depends on the document size.
-    const all = [new RawSink(), rawSource, docpipeDefault, docpipeCustom, kafkajsPeer, confluentKafkaJsPeer, upstreamPeer(profile.upstreamSample)];
+    const all = [new RawSink(), rawSource, docpipeSinkOnly, docpipeDefault, docpipeCustom, kafkajsPeer, confluentKafkaJsPeer, upstreamPeer(profile.upstreamSample)];
     const contenders = only ? all.filter((c) => only.includes(c.id)) : all;
     throughput.push(await runThroughput(ctx, scenario, contenders, profile.rounds, log));
   }
