@@ -35,6 +35,8 @@ export class Progress {
       this.firstRows = rows;
       this.timeline.push([0, rows]);
       this.sampler = setInterval(() => this.timeline.push([performance.now() - this.firstAt!, this.rows]), this.sampleMs);
+      // A contender that fails never asks for its result; its sampler must not keep the run alive.
+      this.sampler.unref();
     }
     this.rows += rows;
     this.lastAt = now;
