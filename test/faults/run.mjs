@@ -8,7 +8,6 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '../..');
-// In order of value: a run cut short has covered the most important faults first.
 const ALL = [
   'sigkill',
   'sigterm-slow-write',
