@@ -232,7 +232,7 @@ export class Ledger {
 export class Member {
   readonly child: ChildProcess;
   readonly exited: Promise<number | null>;
-  /** Largest VmRSS seen, in MB. */
+  /** Largest resident set seen (VmRSS, and the kernel's peak VmHWM), in MB. */
   maxRssMb = 0;
   readonly started = Date.now();
   private log = '';
@@ -264,8 +264,12 @@ export class Member {
 
   private sample(): void {
     try {
-      const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${this.child.pid}/status`, 'utf8'))?.[1];
-      if (kb) this.maxRssMb = Math.max(this.maxRssMb, Number(kb) / 1024);
+      const status = readFileSync(`/proc/${this.child.pid}/status`, 'utf8');
+      // VmHWM is the kernel's own peak of VmRSS: it catches peaks between two samples.
+      for (const field of ['VmRSS', 'VmHWM']) {
+        const kb = new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1];
+        if (kb) this.maxRssMb = Math.max(this.maxRssMb, Number(kb) / 1024);
+      }
     } catch {
       // The process is gone; the exit handler stops the sampler.
     }
