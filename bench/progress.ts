@@ -8,7 +8,7 @@ export interface Throughput {
   rows: number;
   seconds: number;
   rowsPerSecond: number;
-  /** [ms since the first write, rows so far], every `sampleMs`. */
+  /** [ms since the first write, rows so far], every `sampleMs` (100 ms by default). */
   timeline: [number, number][];
 }
 
@@ -26,7 +26,7 @@ export class Progress {
   /** When something last happened, to tell a stuck contender from a slow one. */
   private lastChangeAt = performance.now();
 
-  constructor(private readonly sampleMs = 250) {}
+  constructor(private readonly sampleMs = 100) {}
 
   add(rows: number): void {
     const now = performance.now();
