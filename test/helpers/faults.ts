@@ -3,7 +3,7 @@
 // make — the acknowledged set against the stored set (table rows plus dead letters).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Kafka, { type GroupResults, type KafkaConsumer, type Message } from '@confluentinc/kafka-javascript';
 import knex, { type Knex } from 'knex';
@@ -23,28 +23,47 @@ const root = resolve(import.meta.dirname, '../..');
  * dependencies, and never in dist/, which others build into.
  */
 export const compiledCli = (): string => {
-  const hash = createHash('sha256');
-  const walk = (dir: string): void => {
-    for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-      const path = join(dir, e.name);
-      if (e.isDirectory()) walk(path);
-      else if (e.name.endsWith('.ts')) hash.update(path).update(readFileSync(path));
+  const cache = resolve(root, 'node_modules/.cache/docpipe-faults');
+  // DOCPIPE_FAULTS_REV (e.g. HEAD) tests a committed revision instead of the working tree,
+  // which may hold someone's unfinished changes.
+  const rev = process.env.DOCPIPE_FAULTS_REV;
+  let out: string;
+  let sources = root;
+  if (rev) {
+    const sha = execFileSync('git', ['rev-parse', '--verify', `${rev}^{commit}`], { cwd: root }).toString().trim();
+    out = join(cache, `rev-${sha.slice(0, 16)}`);
+    if (!existsSync(join(out, 'pipeline/cli.js'))) {
+      sources = `${out}.src.${process.pid}`;
+      rmSync(sources, { recursive: true, force: true });
+      mkdirSync(sources, { recursive: true });
+      const files = ['pipeline', 'operators', 'sinks', 'bench', 'test/helpers', 'package.json', 'tsconfig.json', 'tsconfig.build.json'];
+      execFileSync('sh', ['-c', `git archive "$0" "$@" | tar -x -C "${sources}"`, sha, ...files], { cwd: root });
     }
-  };
-  for (const dir of ['pipeline', 'operators', 'sinks']) walk(resolve(root, dir));
-  for (const file of ['package.json', 'tsconfig.json', 'tsconfig.build.json']) hash.update(readFileSync(resolve(root, file)));
-  const out = resolve(root, 'node_modules/.cache/docpipe-faults', hash.digest('hex').slice(0, 16));
+  } else {
+    const hash = createHash('sha256');
+    const walk = (dir: string): void => {
+      for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+        const path = join(dir, e.name);
+        if (e.isDirectory()) walk(path);
+        else if (e.name.endsWith('.ts')) hash.update(path).update(readFileSync(path));
+      }
+    };
+    for (const dir of ['pipeline', 'operators', 'sinks']) walk(resolve(root, dir));
+    for (const file of ['package.json', 'tsconfig.json', 'tsconfig.build.json']) hash.update(readFileSync(resolve(root, file)));
+    out = join(cache, hash.digest('hex').slice(0, 16));
+  }
   const cli = join(out, 'pipeline/cli.js');
   if (!existsSync(cli)) {
     const tmp = `${out}.${process.pid}`;
     rmSync(tmp, { recursive: true, force: true });
-    execFileSync(process.execPath, [resolve(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', tmp, '--noCheck'], { cwd: root, stdio: 'pipe' });
+    execFileSync(process.execPath, [resolve(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', tmp, '--noCheck'], { cwd: sources, stdio: 'pipe' });
     try {
       renameSync(tmp, out);
     } catch {
       // Another run finished the same build first.
       rmSync(tmp, { recursive: true, force: true });
     }
+    if (sources !== root) rmSync(sources, { recursive: true, force: true });
   }
   return cli;
 };
