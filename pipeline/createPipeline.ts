@@ -91,7 +91,17 @@ export interface Pipeline {
   stop(): Promise<void>;
   stats(): PipelineStats;
   readonly source: KafkaSource;
+  /**
+   * True when a stop went on without waiting for the Kafka clients or the pool to close. Such
+   * a client can still block the process's exit (librdkafka's consumer close waits out the
+   * session timeout when the broker is gone), so a process should then end without the usual
+   * exit path — `docpipe run` does.
+   */
+  readonly abandonedClients: boolean;
 }
+
+/** How long past the drain deadline closing the clients may take before the stop goes on without them. */
+const RELEASE_GRACE_MS = 2_000;
 
 export const DEFAULT_BUDGET: BudgetLimits = { maxRecords: 10_000, maxBytes: 32 * 1024 * 1024, lowWater: 0.5 };
 
@@ -184,12 +194,30 @@ export const createPipeline = async (config: PipelineConfig): Promise<Pipeline> 
   let forced = false;
 
   let released: Promise<void> | undefined;
+  let abandonedClients = false;
   const release = (): Promise<void> =>
     (released ??= (async () => {
       await source.close();
       await dlq.close();
       await knex.destroy();
     })());
+  /**
+   * Closes the consumer, the dead-letter producer and the pool, waiting for them until
+   * `deadline` and a short grace at most: with the broker down, librdkafka's consumer close
+   * never returns. What was done is committed before that close; what was not is read again
+   * by the next run.
+   */
+  const releaseBy = async (deadline: number): Promise<void> => {
+    if (deadline === Infinity) return release();
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = await Promise.race([
+      release().then(() => false),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), Math.max(0, deadline - Date.now()) + RELEASE_GRACE_MS))),
+    ]);
+    clearTimeout(timer);
+    abandonedClients ||= gaveUp;
+    if (gaveUp) log.warn('Kafka clients or the pool did not close by the deadline (is a server unreachable?); stopping without waiting for them');
+  };
 
   let finish!: () => void;
   const done = new Promise<void>((resolve, reject) => {
@@ -206,7 +234,7 @@ export const createPipeline = async (config: PipelineConfig): Promise<Pipeline> 
       error: (err: unknown) => {
         log.error({ err: err instanceof Error ? err.message : String(err) }, 'fatal error; committing what is done and stopping');
         source.stop();
-        release().then(
+        releaseBy(Date.now() + drainTimeoutMs).then(
           () => reject(err),
           () => reject(err),
         );
@@ -221,7 +249,7 @@ export const createPipeline = async (config: PipelineConfig): Promise<Pipeline> 
               log.warn({ inFlight: source.tracker.inFlight() }, 'drain deadline passed; undone records are left for the next run');
             }
           }
-          await release();
+          await releaseBy(deadline);
           log.info(stats, 'pipeline stopped');
           resolve();
         })().catch(reject);
@@ -238,7 +266,7 @@ export const createPipeline = async (config: PipelineConfig): Promise<Pipeline> 
     forced = true;
     log.warn({ inFlight: source.tracker.inFlight() }, `${why}: abandoning in-flight batches`);
     subscription?.unsubscribe();
-    void release().finally(finish);
+    void releaseBy(Date.now()).finally(finish);
   };
   const stop = (): Promise<void> => {
     if (stopping) {
@@ -260,6 +288,9 @@ export const createPipeline = async (config: PipelineConfig): Promise<Pipeline> 
     done,
     stop,
     source,
+    get abandonedClients() {
+      return abandonedClients;
+    },
     stats: () => ({
       ...stats,
       recordsIn: source.recordsIn,

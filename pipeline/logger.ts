@@ -39,3 +39,16 @@ export const createLogger = (options: LoggerOptions = {}): Logger => {
 
 /** For library use and tests: logs nothing. */
 export const silentLogger: Logger = pino({ level: 'silent' });
+
+/**
+ * Writes out what the logger still buffers, before a process ends without its normal exit
+ * (pino's stdout stream writes asynchronously).
+ */
+export const flushLogsSync = (logger: Logger): void => {
+  const stream = (logger as unknown as Record<symbol, { flushSync?: () => void } | undefined>)[pino.symbols.streamSym];
+  try {
+    stream?.flushSync?.();
+  } catch {
+    // Nothing written yet, or a stream that cannot flush synchronously: nothing to lose.
+  }
+};
