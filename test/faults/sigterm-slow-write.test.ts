@@ -90,10 +90,7 @@ t.test('SIGTERM while a write stays blocked past the drain deadline: exits on ti
   await writeBlocked(s, s.knex);
 
   const { code, ms, hung } = await member.terminate(DRAIN_MS + 30_000);
-  t.ok(!hung && ms <= DRAIN_MS + EXIT_MARGIN_MS, `exited ${hung ? 'not at all' : `${ms} ms`} after SIGTERM (deadline ${DRAIN_MS} ms + ${EXIT_MARGIN_MS} ms), code ${String(code)}\n${member.output()}`, {
-    // Known to fail: after "drain deadline passed" the process waits for the blocked statement.
-    todo: 'stop at the drain deadline hangs while a write is blocked',
-  });
+  t.ok(!hung && ms <= DRAIN_MS + EXIT_MARGIN_MS, `exited ${hung ? 'not at all' : `${ms} ms`} after SIGTERM (deadline ${DRAIN_MS} ms + ${EXIT_MARGIN_MS} ms), code ${String(code)}\n${member.output()}`);
   await release();
   await checkCommitsBehindWrites(t, s, 'after the stop at the deadline');
 
