@@ -209,11 +209,15 @@ export class Ledger {
 
   /** Sends `records` through docpipe's own producer (idempotent, acks=all); records each acknowledgement. */
   async send(s: Pick<Scenario, 'brokers' | 'topic' | 'rdkafka'>, records: readonly Outgoing[], maxPending = 5000): Promise<void> {
-    const producer = await DocumentProducer.open({
+    const options = {
       brokers: s.brokers,
       maxPending,
       rdkafka: { 'message.max.bytes': 32 * 1024 * 1024, 'message.timeout.ms': 120_000, log_level: 0, ...s.rdkafka },
-    });
+    };
+    // Sends often start while a broker is being failed on purpose: connecting is retried for
+    // a while, as a producing application would.
+    const producer = await waitFor(() => DocumentProducer.open(options).catch(() => undefined), 'the test producer to connect', 90_000, 1000);
+    if (!producer) throw new Error('waitFor resolved without a producer');
     try {
       await Promise.all(
         records.map(async (r) => {
