@@ -226,7 +226,10 @@ export class KafkaSource {
 
   private async start(subscriber: Subscriber<Envelope<Buffer | null>>): Promise<void> {
     const o = this.options;
-    const queueKBytes = Math.max(1024, Math.floor(o.budget.limits.maxBytes / 1024 / 4));
+    // librdkafka overshoots this cap by up to a fetch response per partition: measured here with
+    // 6 partitions, a cap of 8 MiB let it hold ~180 MB of prefetched messages, 1 MiB ~40 MB, and
+    // consumption ran at the same rate either way. So a thirty-second of the byte budget.
+    const queueKBytes = Math.max(256, Math.floor(o.budget.limits.maxBytes / 1024 / 32));
     const consumer = new Kafka.KafkaConsumer(
       {
         'bootstrap.servers': o.brokers,

@@ -38,7 +38,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'db.database', env: 'DOCPIPE_DB_NAME', flag: 'db-name', kind: 'string', default: 'docpipe', describe: 'database name' },
   { key: 'table', env: 'DOCPIPE_TABLE', flag: 'table', kind: 'table', default: 'input_data', describe: 'table to upsert into' },
   { key: 'autoMigrate', env: 'DOCPIPE_AUTO_MIGRATE', flag: 'auto-migrate', kind: 'boolean', default: true, describe: 'create or upgrade the table at start' },
-  { key: 'budget.maxRecords', env: 'DOCPIPE_MAX_INFLIGHT_RECORDS', flag: 'max-inflight-records', kind: 'positive', default: 10_000, describe: 'records fetched but not done, process-wide' },
+  { key: 'budget.maxRecords', env: 'DOCPIPE_MAX_INFLIGHT_RECORDS', flag: 'max-inflight-records', kind: 'positive', default: 5_000, describe: 'records fetched but not done, process-wide' },
   { key: 'budget.maxBytes', env: 'DOCPIPE_MAX_INFLIGHT_BYTES', flag: 'max-inflight-bytes', kind: 'positive', default: 32 * 1024 * 1024, describe: 'bytes fetched but not done, process-wide' },
   { key: 'batch.maxRecords', env: 'DOCPIPE_BATCH_RECORDS', flag: 'batch-records', kind: 'positive', default: 1000, describe: 'records per batch at most' },
   { key: 'batch.maxBytes', env: 'DOCPIPE_BATCH_BYTES', flag: 'batch-bytes', kind: 'positive', default: 4 * 1024 * 1024, describe: 'bytes per batch at most' },

@@ -16,6 +16,13 @@ import { createOperations } from '../operationsServer.js';
 /** How often the one-line throughput summary is logged. */
 const SUMMARY_EVERY_MS = 5000;
 
+/** Where the process's memory is: the JavaScript heap, Buffers and other memory outside it, all of it. */
+const memoryMb = () => {
+  const m = process.memoryUsage();
+  const mb = (n: number) => Math.round(n / 1048576);
+  return { rss: mb(m.rss), heap: mb(m.heapUsed), external: mb(m.external) };
+};
+
 export const runCommand = async (options: { config?: string | undefined; flags: Record<string, string | undefined> }): Promise<number> => {
   const settings = resolveRunSettings({ file: options.config, env: process.env, flags: options.flags });
   const logger = createLogger();
@@ -67,6 +74,7 @@ export const runCommand = async (options: { config?: string | undefined; flags: 
         inFlight: now.inFlight.records,
         paused: now.paused,
         lag: now.lag.reduce((sum, p) => sum + p.lag, 0),
+        memoryMb: memoryMb(),
       },
       'throughput',
     );
