@@ -31,6 +31,15 @@ export const runCommand = async (options: { config?: string | undefined; flags: 
     'starting',
   );
   const operations = createOperations();
+  // A stop asked for while starting (connecting, waiting for another member's migration) ends
+  // the process at once: nothing has been read yet, so there is nothing to drain or commit.
+  const duringStartup = (signal: string) => {
+    logger.info({ signal }, 'signal received during start-up; exiting');
+    flushLogsSync(logger);
+    process.exit(0);
+  };
+  process.once('SIGTERM', duringStartup);
+  process.once('SIGINT', duringStartup);
   const pipeline = await createPipeline({
     onBatch: operations.observeBatch,
     kafka: { brokers: settings.kafkaBrokers, groupId: settings.groupId, topics: settings.topics, rdkafka: settings.rdkafka },
@@ -48,6 +57,8 @@ export const runCommand = async (options: { config?: string | undefined; flags: 
     logger.info({ signal }, 'signal received');
     void pipeline.stop();
   };
+  process.removeListener('SIGTERM', duringStartup);
+  process.removeListener('SIGINT', duringStartup);
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
   const server = settings.metricsPort

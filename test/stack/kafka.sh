@@ -184,8 +184,11 @@ cluster_id() {
   local mode="$1" file="$KAFKA_DIR/$1.cluster-id"
   if [[ ! -s "$file" ]]; then
     mkdir -p "$KAFKA_DIR"
-    # A Kafka cluster id is 16 random bytes in URL-safe base64 without padding.
-    head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n' >"$file"
+    # A Kafka cluster id is 16 random bytes in URL-safe base64 without padding; one that starts
+    # with '-' would be read by the storage tool's argument parser as an option.
+    local id="-"
+    while [[ "$id" == -* ]]; do id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"; done
+    printf '%s' "$id" >"$file"
   fi
   cat "$file"
 }
