@@ -34,7 +34,7 @@ const runDocpipe = async ({ ctx, topic, table, total }: RunInput, withOperator: 
 export const docpipeDefault: Contender = {
   id: 'docpipe',
   title: 'docpipe, default chain',
-  configuration: 'createPipeline defaults: budget 10,000 records / 32 MiB, batches of 1,000 records / 4 MiB / 50 ms, 3 batches in flight, guarded upsert',
+  configuration: 'createPipeline defaults: budget 5,000 records / 32 MiB, batches of 1,000 records / 4 MiB / 50 ms, 3 batches in flight, guarded upsert as a prepared statement',
   writes: true,
   run(input) {
     return runDocpipe(input, false, this.title);

@@ -2,6 +2,10 @@
  * Ceiling, sink side: plain knex multi-row INSERTs of the same rows into the same kind of
  * table, with no Kafka, no decoding and no upsert guard. Statement size (by bytes) and
  * statements in flight are swept once per scenario; later rounds repeat the best setting.
+ *
+ * A second instance, a diagnostic, does the same with mysql2's prepared statements (values as
+ * binary parameters, as docpipe's sink sends them), so that the table shows what that protocol
+ * alone is worth beside knex's SQL text.
  */
 import type { Knex } from 'knex';
 import { makeDocuments, rowsPerStatement, toRow, type BenchRow } from './documents.js';
@@ -21,18 +25,49 @@ export interface SweepPoint extends SinkSetting {
 const STATEMENT_BYTES = [1, 2, 4].map((mib) => mib * 1024 * 1024);
 const IN_FLIGHT = [1, 2, 3];
 
+export type Protocol = 'knex' | 'prepared';
+
+type Insert = (chunk: readonly BenchRow[]) => Promise<void>;
+
+const COLUMNS = ['doc_id', 'title', 'body', 'url', 'src_partition', 'src_offset'] as const;
+
+/** The driver connection under knex's pool (mysql2). */
+interface DriverConnection {
+  execute(sql: string, values: unknown[], cb: (err: Error | null) => void): void;
+}
+
+/** A prepared multi-row INSERT on a connection of its own, one statement text per row count. */
+const preparedInsert = async (knex: Knex, table: string): Promise<{ insert: Insert; release: () => Promise<void> }> => {
+  const conn = (await knex.client.acquireConnection()) as DriverConnection;
+  const texts = new Map<number, string>();
+  const head = `INSERT INTO \`${table}\` (${COLUMNS.map((c) => `\`${c}\``).join(', ')}) VALUES `;
+  const insert: Insert = (chunk) => {
+    let sql = texts.get(chunk.length);
+    if (sql === undefined) texts.set(chunk.length, (sql = head + new Array<string>(chunk.length).fill('(?, ?, ?, ?, ?, ?)').join(', ')));
+    const values = chunk.flatMap((r) => COLUMNS.map((c) => r[c]));
+    return new Promise((resolve, reject) => conn.execute(sql, values, (err) => (err ? reject(err) : resolve())));
+  };
+  return { insert, release: () => knex.client.releaseConnection(conn) as Promise<void> };
+};
+
 /** Inserts every row with `inFlight` workers taking statements off one shared cursor. */
-const insertAll = async (knex: Knex, table: string, rows: readonly BenchRow[], perStatement: number, inFlight: number): Promise<Throughput> => {
+const insertAll = async (knex: Knex, protocol: Protocol, table: string, rows: readonly BenchRow[], perStatement: number, inFlight: number): Promise<Throughput> => {
   const progress = new Progress();
   let next = 0;
   const worker = async () => {
-    for (;;) {
-      const from = next;
-      next += perStatement;
-      if (from >= rows.length) return;
-      const chunk = rows.slice(from, from + perStatement);
-      await knex(table).insert(chunk);
-      progress.add(chunk.length);
+    const prepared = protocol === 'prepared' ? await preparedInsert(knex, table) : undefined;
+    const insert: Insert = prepared?.insert ?? (async (chunk) => void (await knex(table).insert(chunk)));
+    try {
+      for (;;) {
+        const from = next;
+        next += perStatement;
+        if (from >= rows.length) return;
+        const chunk = rows.slice(from, from + perStatement);
+        await insert(chunk);
+        progress.add(chunk.length);
+      }
+    } finally {
+      await prepared?.release();
     }
   };
   await Promise.all(Array.from({ length: inFlight }, worker));
@@ -48,16 +83,21 @@ const benchRows = (total: number, docBytes: number, partitions: number): BenchRo
  * table, and keeps the best; `sweep` holds every point.
  */
 export class RawSink implements Contender {
-  readonly id = 'rawSink';
-  readonly title = 'ceiling: raw knex multi-row INSERT';
+  readonly id: string;
+  readonly title: string;
   readonly writes = true;
   best: SweepPoint | undefined;
   readonly sweep: SweepPoint[] = [];
 
+  constructor(private readonly protocol: Protocol = 'knex') {
+    this.id = protocol === 'knex' ? 'rawSink' : 'rawSinkPrepared';
+    this.title = protocol === 'knex' ? 'ceiling: raw knex multi-row INSERT' : 'diagnostic: raw mysql2 prepared multi-row INSERT';
+  }
+
   get configuration(): string {
     const b = this.best;
     return b
-      ? `plain INSERT, ${b.rowsPerStatement} rows (~${b.statementBytes >> 20} MiB) a statement, ${b.inFlight} in flight (best of ${this.sweep.length} settings swept)`
+      ? `plain INSERT${this.protocol === 'prepared' ? ', prepared, values as binary parameters' : ''}, ${b.rowsPerStatement} rows (~${b.statementBytes >> 20} MiB) a statement, ${b.inFlight} in flight (best of ${this.sweep.length} settings swept)`
       : 'plain INSERT, statement size and concurrency swept';
   }
 
@@ -70,9 +110,10 @@ export class RawSink implements Contender {
     if (!this.best) {
       for (const statementBytes of STATEMENT_BYTES) {
         for (const inFlight of IN_FLIGHT) {
-          const perStatement = rowsPerStatement(statementBytes, docBytes);
+          // A prepared statement takes at most 65,535 parameters, six a row.
+          const perStatement = Math.min(rowsPerStatement(statementBytes, docBytes), this.protocol === 'prepared' ? 10_000 : Infinity);
           const sweepTable = await ctx.freshTable(`sweep_${statementBytes >> 20}m_${inFlight}`);
-          const r = await insertAll(ctx.knex, sweepTable, rows, perStatement, inFlight);
+          const r = await insertAll(ctx.knex, this.protocol, sweepTable, rows, perStatement, inFlight);
           await ctx.verifyRows(sweepTable, total, this.title);
           await ctx.dropTable(sweepTable);
           this.sweep.push({ statementBytes, inFlight, rowsPerStatement: perStatement, rowsPerSecond: r.rowsPerSecond });
@@ -80,6 +121,6 @@ export class RawSink implements Contender {
       }
       this.best = this.sweep.reduce((a, b) => (b.rowsPerSecond > a.rowsPerSecond ? b : a));
     }
-    return insertAll(ctx.knex, table, rows, this.best.rowsPerStatement, this.best.inFlight);
+    return insertAll(ctx.knex, this.protocol, table, rows, this.best.rowsPerStatement, this.best.inFlight);
   }
 }

@@ -27,8 +27,9 @@ export const rateOf = (s: ThroughputResult, id: string): number | undefined => s
 
 export const scenarioTable = (s: ThroughputResult): string => {
   const sink = rateOf(s, 'rawSink');
+  const prepared = rateOf(s, 'rawSinkPrepared');
   const peers = PEERS.filter((p) => rateOf(s, p) !== undefined);
-  const head = ['contender', 'rows/s', '÷ raw sink', ...peers.map((p) => `÷ ${PEER_NAMES[p]}`), 'rounds (rows/s)'];
+  const head = ['contender', 'rows/s', '÷ raw sink', ...(prepared ? ['÷ prepared raw sink'] : []), ...peers.map((p) => `÷ ${PEER_NAMES[p]}`), 'rounds (rows/s)'];
   const lines = [`### ${s.title} — ${fmt(s.documents)} documents`, '', `| ${head.join(' | ')} |`, `| ${head.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`];
   for (const c of s.contenders) {
     if (!c.best) {
@@ -38,7 +39,7 @@ export const scenarioTable = (s: ThroughputResult): string => {
     const r = c.best.rowsPerSecond;
     const name = c.sampled ? `${c.title} (first ${fmt(c.documents)} documents)` : c.title;
     const unit = c.id === 'rawSource' ? `${fmt(r)} msgs/s` : fmt(r);
-    lines.push(`| ${[name, unit, ratio(r, sink), ...peers.map((p) => ratio(r, rateOf(s, p))), c.rounds.map(fmt).join(', ')].join(' | ')} |`);
+    lines.push(`| ${[name, unit, ratio(r, sink), ...(prepared ? [ratio(r, prepared)] : []), ...peers.map((p) => ratio(r, rateOf(s, p))), c.rounds.map(fmt).join(', ')].join(' | ')} |`);
   }
   return lines.join('\n');
 };

@@ -72,7 +72,7 @@ try {
   for (const listed of profile.throughput) {
     const scenario = args.documents === undefined ? listed : { ...listed, documents: Number(args.documents) };
     // A ceiling sweep per scenario: the best statement size depends on the document size.
-    const all = [new RawSink(), rawSource, docpipeSinkOnly, docpipeDefault, docpipeCustom, kafkajsPeer, confluentKafkaJsPeer, upstreamPeer(profile.upstreamSample)];
+    const all = [new RawSink(), new RawSink('prepared'), rawSource, docpipeSinkOnly, docpipeDefault, docpipeCustom, kafkajsPeer, confluentKafkaJsPeer, upstreamPeer(profile.upstreamSample)];
     const contenders = only ? all.filter((c) => only.includes(c.id)) : all;
     throughput.push(await runThroughput(ctx, scenario, contenders, profile.rounds, log));
   }

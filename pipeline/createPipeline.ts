@@ -118,6 +118,9 @@ export const createKnex = (db: DbConnection, poolSize: number): Knex =>
       supportBigNumbers: true,
       bigNumberStrings: true,
       connectTimeout: 5_000,
+      // The sink prepares one statement per batch size it meets; the driver closes the least
+      // recently used beyond this, so odd sizes do not pile up on the server.
+      maxPreparedStatements: 32,
       // The driver scans every statement for placeholders, even one sent without values; on a
       // megabyte-long INSERT that scan alone was a tenth of docpipe's CPU.
       queryFormat: (sql: string, values: unknown, timezone?: string) =>

@@ -303,8 +303,13 @@ export class KafkaSource {
           unknownTopicReported = true;
         } else if (err) {
           this.log.warn({ code: err.code, err: err.message }, 'consume failed; polling again');
-        } else {
-          for (const m of messages) this.emit(m, subscriber);
+        } else if (messages.length > 0 && !this.stopRequested) {
+          // Claimed against the budget first, then the next poll is started before they are
+          // handed on: librdkafka fills it on its own thread while this one decodes and writes.
+          const claimed = this.claim(messages);
+          pull();
+          for (const e of claimed) subscriber.next(e);
+          return;
         }
         setImmediate(pull);
       });
@@ -331,27 +336,32 @@ export class KafkaSource {
     }
   }
 
-  private emit(m: Message, subscriber: Subscriber<Envelope<Buffer | null>>): void {
-    // A record of a partition we are letting go of is not handed out: the next owner reads it.
-    if (this.revoking.has(tpKey(m.topic, m.partition)) || !this.tracker.owns(m.topic, m.partition)) return;
-    const value = m.value ?? null;
-    const key = m.key === undefined || m.key === null ? null : Buffer.isBuffer(m.key) ? m.key : Buffer.from(m.key);
-    const size = (value?.length ?? 0) + (key?.length ?? 0);
-    this.options.budget.acquire(size);
-    this.recordsIn++;
-    const done = this.tracker.handOut(m.topic, m.partition, m.offset, size);
-    subscriber.next({
-      payload: value,
-      value,
-      key,
-      topic: m.topic,
-      partition: m.partition,
-      offset: m.offset,
-      headers: toHeaders(m.headers),
-      timestamp: m.timestamp,
-      size,
-      done,
-    });
+  /** Envelopes for the records still ours to hand out, each counted in the budget and the tracker. */
+  private claim(messages: readonly Message[]): Envelope<Buffer | null>[] {
+    const out: Envelope<Buffer | null>[] = [];
+    for (const m of messages) {
+      // A record of a partition we are letting go of is not handed out: the next owner reads it.
+      if (this.revoking.has(tpKey(m.topic, m.partition)) || !this.tracker.owns(m.topic, m.partition)) continue;
+      const value = m.value ?? null;
+      const key = m.key === undefined || m.key === null ? null : Buffer.isBuffer(m.key) ? m.key : Buffer.from(m.key);
+      const size = (value?.length ?? 0) + (key?.length ?? 0);
+      this.options.budget.acquire(size);
+      this.recordsIn++;
+      const done = this.tracker.handOut(m.topic, m.partition, m.offset, size);
+      out.push({
+        payload: value,
+        value,
+        key,
+        topic: m.topic,
+        partition: m.partition,
+        offset: m.offset,
+        headers: toHeaders(m.headers),
+        timestamp: m.timestamp,
+        size,
+        done,
+      });
+    }
+    return out;
   }
 
   /** Resolves when the budget opens again; pauses every partition if that takes `ms`. */

@@ -105,3 +105,32 @@ t.test('a new version resets is_index and updated_at; a replay or an older versi
   t.equal(after.is_index, 0, 'the new version is indexed again');
   t.ok(after.y > 2000, `updated_at moved (year ${after.y})`);
 });
+
+t.test('batches of every size share prepared statements; one over the parameter limit is split; a row of most of a packet fits', async (t) => {
+  const { name, knex } = await freshDatabase(t);
+  const pool = createKnex({ ...db, database: name }, 2);
+  t.teardown(() => pool.destroy());
+  const sink = await MysqlSink.open(pool);
+  // More distinct batch sizes than the sink keeps statement texts for and the driver keeps
+  // prepared statements for: evicted shapes must be prepared again, not fail.
+  let id = 0;
+  for (let size = 1; size <= 40; size++) {
+    const result = await sink.write(Array.from({ length: size }, () => record(++id, `t${id}`)));
+    t.equal(result.written, size, `batch of ${size}`);
+  }
+  // 12,000 rows are 72,000 parameters; a statement takes 65,535 at most.
+  const big = await sink.write(Array.from({ length: 12_000 }, () => record(++id, `t${id}`)));
+  t.equal(big.written, 12_000);
+  t.same(big.rejected, []);
+  const [[p]] = (await knex.raw('SELECT @@max_allowed_packet AS p')) as [[{ p: string }]];
+  // Text SQL had to escape it (up to twice its size); as a parameter it goes as it is.
+  const body = 'é'.repeat(Math.floor((Number(p) * 0.6) / 2));
+  const large = await sink.write([{ ...record(++id, 'large'), payload: { doc_id: BigInt(id), title: 'large', body } }]);
+  t.equal(large.written, 1, 'a row of 0.6 × max_allowed_packet is written');
+  const [[count]] = (await knex.raw('SELECT COUNT(*) AS n, SUM(title = CONCAT("t", doc_id)) AS named FROM input_data')) as [[{ n: string; named: string }]];
+  t.equal(Number(count.n), id, 'every row is in the table');
+  t.equal(Number(count.named), id - 1, 'each with its own title');
+  const [[stored]] = (await knex.raw('SELECT CHAR_LENGTH(body) AS n, body = ? AS same FROM input_data WHERE doc_id = ?', [body, id])) as [[{ n: number; same: number }]];
+  t.equal(Number(stored.n), body.length);
+  t.equal(Number(stored.same), 1, 'the large body stored exactly');
+});
