@@ -15,7 +15,6 @@
  * ```
  */
 import knexFactory, { type Knex } from 'knex';
-import { format as formatSql } from 'mysql2';
 import type { OperatorFunction, Subscription } from 'rxjs';
 import type { Logger } from 'pino';
 import type { Envelope } from './envelope.js';
@@ -104,7 +103,7 @@ export interface Pipeline {
 const RELEASE_GRACE_MS = 2_000;
 
 // Records cost the heap several times their payload (decoded text is UTF-16, the document and
-// its SQL text are copies): 5,000 records keep docpipe's heap near 100 MB while still feeding
+// the statement packet are copies): 5,000 records keep docpipe's heap near 100 MB while still feeding
 // three 1,000-record batches in flight.
 export const DEFAULT_BUDGET: BudgetLimits = { maxRecords: 5_000, maxBytes: 32 * 1024 * 1024, lowWater: 0.5 };
 
@@ -121,12 +120,6 @@ export const createKnex = (db: DbConnection, poolSize: number): Knex =>
       // The sink prepares one statement per batch size it meets; the driver closes the least
       // recently used beyond this, so odd sizes do not pile up on the server.
       maxPreparedStatements: 32,
-      // The driver scans every statement for placeholders, even one sent without values; on a
-      // megabyte-long INSERT that scan alone was a tenth of docpipe's CPU.
-      queryFormat: (sql: string, values: unknown, timezone?: string) =>
-        values === undefined || (Array.isArray(values) && values.length === 0)
-          ? sql
-          : formatSql(sql, values as Parameters<typeof formatSql>[1], false, timezone),
     },
     pool: {
       min: 0,
