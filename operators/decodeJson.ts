@@ -32,10 +32,11 @@ export const decodeJson = (
     if (value === null || value.length === 0) {
       throw new RecordError(STAGE, 'EmptyValue', 'the record has no value (a tombstone); documents cannot be deleted through docpipe');
     }
-    // Checked first: toString would silently replace bad bytes with U+FFFD.
-    if (!isUtf8(value)) throw new RecordError(STAGE, 'EncodingError', 'the value is not valid UTF-8');
     // A UTF-8 byte order mark is allowed and dropped, as JSON parsers commonly do.
     const text = value[0] === 0xef && value[1] === 0xbb && value[2] === 0xbf ? value.toString('utf8', 3) : value.toString('utf8');
+    // Decoding replaces bad bytes with U+FFFD, so only text that has one can come from bad
+    // bytes; checking that text alone spares the check of every value.
+    if (text.includes('\uFFFD') && !isUtf8(value)) throw new RecordError(STAGE, 'EncodingError', 'the value is not valid UTF-8');
     try {
       return parseJsonExact(text, fields);
     } catch (err) {

@@ -1,6 +1,6 @@
 /**
- * The default chain — Kafka source → decode → validate → (your operator) → batch → bulk
- * upsert → commit — with its resources (consumer, dead-letter producer, connection pool) and
+ * The default chain — Kafka source → decode → validate → (your operator) → encode text as
+ * UTF-8 → batch → bulk upsert → commit — with its resources (consumer, dead-letter producer, connection pool) and
  * a graceful stop: stop fetching, drain in-flight batches within a deadline, commit, leave the
  * group, close the pool.
  *
@@ -30,7 +30,7 @@ import { validate, type Document } from '../operators/validate.js';
 import { MysqlSink } from '../sinks/mysqlSink.js';
 import { SqliteSink } from '../sinks/sqliteSink.js';
 import { createSqliteKnex } from '../sinks/sqliteDatabase.js';
-import type { RecordSink } from '../operators/bulkInsert.js';
+import { encodeDocuments, type EncodedDocument } from '../operators/encodeDocuments.js';
 import { DeadLetterWriter } from '../sinks/deadLetterWriter.js';
 
 export interface PipelineConfig {
@@ -138,7 +138,7 @@ export const createPipeline = async (config: PipelineConfig): Promise<Pipeline> 
   const log = (config.logger ?? silentLogger).child({ component: 'pipeline' });
   const concurrency = config.sinkConcurrency ?? 3;
   const knex = openDatabase(config.db, concurrency + 1);
-  let sink: RecordSink<Document>;
+  let sink: MysqlSink | SqliteSink;
   let dlq: DeadLetterWriter;
   try {
     const sinkOptions = {
@@ -182,10 +182,14 @@ export const createPipeline = async (config: PipelineConfig): Promise<Pipeline> 
   const documents = source
     .records()
     .pipe(decodeJson({ deadLetter: countingDeadLetter }), validate({ deadLetter: countingDeadLetter }));
-  const chain = (config.transform ? documents.pipe(config.transform({ deadLetter: countingDeadLetter })) : documents).pipe(
-    batch<Document>(config.batch),
-    bulkInsert(sink, { deadLetter: countingDeadLetter, concurrency }),
-  );
+  const final = config.transform ? documents.pipe(config.transform({ deadLetter: countingDeadLetter })) : documents;
+  const writing = { deadLetter: countingDeadLetter, concurrency };
+  // For MySQL the text is encoded once, before batching, and waits for the database off the
+  // JavaScript heap (see encodeDocuments).
+  const chain =
+    sink instanceof MysqlSink
+      ? final.pipe(encodeDocuments(), batch<EncodedDocument>(config.batch), bulkInsert(sink, writing))
+      : final.pipe(batch<Document>(config.batch), bulkInsert(sink, writing));
 
   const drainTimeoutMs = config.drainTimeoutMs ?? 30_000;
   let subscription: Subscription | undefined;

@@ -80,6 +80,23 @@ t.test('bad values are dead-lettered with a reason; good ones pass', async (t) =
   t.match(rejected[5]!.rejection.message, /tombstone/);
 });
 
+t.test('bad UTF-8 inside well-formed JSON is refused, a real U+FFFD is not', async (t) => {
+  const json = (inner: number[]) => Buffer.concat([Buffer.from('{"doc_id": 3, "title": "a'), Buffer.from(inner), Buffer.from('b"}')]);
+  const { out, rejected } = await run([
+    json([0xef, 0xbf, 0xbd]), // U+FFFD itself, well encoded
+    json([0xc3, 0x28]), // a lead byte without its continuation
+    json([0xed, 0xa0, 0x80]), // a UTF-16 surrogate, which UTF-8 may not encode
+    json([0xc0, 0xaf]), // an overlong '/'
+    json([0xe4, 0xb8]), // a truncated 3-byte character
+  ]);
+  t.same(out.map((e) => e.offset), [0]);
+  t.equal((out[0]!.payload as { title: string }).title, 'a\ufffdb');
+  t.same(
+    rejected.map((r) => [r.offset, r.rejection.errorClass]),
+    [1, 2, 3, 4].map((o) => [o, 'EncodingError']),
+  );
+});
+
 t.test('unicode, 4-byte characters and metacharacters decode verbatim', async (t) => {
   const doc = { doc_id: 7, title: '中文标题 🦀', body: "`; DROP TABLE x; -- ' \" \\ \u0000" };
   const { out } = await run([JSON.stringify(doc)]);

@@ -1,14 +1,16 @@
 // The sink on the real database: data errors are isolated by splitting the batch, the rest is
 // written; a dropped table mid-run is fatal with a message.
 import t from 'tap';
+import { from, lastValueFrom, toArray } from 'rxjs';
 import { createKnex } from '../pipeline/createPipeline.js';
 import type { Envelope } from '../pipeline/envelope.js';
 import type { Document } from '../operators/validate.js';
 import { MysqlSink } from '../sinks/mysqlSink.js';
+import { encodeDocuments } from '../operators/encodeDocuments.js';
 import { db, freshDatabase } from './helpers/stack.js';
 
-const record = (id: number, title: string, offset = id): Envelope<Document> => ({
-  payload: { doc_id: BigInt(id), title, body: 'b' },
+const record = (id: number, title: string, offset = id, payload: Document = { doc_id: BigInt(id), title, body: 'b' }): Envelope<Document> => ({
+  payload,
   value: null,
   key: null,
   topic: 't',
@@ -56,6 +58,32 @@ t.test('duplicates in a batch keep the later record; rows too large for a packet
     { doc_id: '1', title: 'second' },
     { doc_id: '2', title: 'other' },
   ]);
+});
+
+t.test('documents encoded by encodeDocuments are stored as the same text and refused by the same rules', async (t) => {
+  const { name, knex } = await freshDatabase(t);
+  const pool = createKnex({ ...db, database: name }, 2);
+  t.teardown(() => pool.destroy());
+  const sink = await MysqlSink.open(pool);
+  // Characters, not bytes: ten 3-byte characters fit VARCHAR(10), eleven do not.
+  await knex.raw('ALTER TABLE input_data MODIFY title VARCHAR(10)');
+  const docs: Document[] = [
+    { doc_id: 1n, title: '中文中文中文中文中文', body: "🦀 `; DROP TABLE x; -- ' \" \\ \u0000 \ufffd", url: 'https://例子.测试/路径?q=1' },
+    { doc_id: 2n, title: '', body: '', url: null },
+    { doc_id: 3n, title: '中文中文中文中文中文中', body: 'refused: one character too many' },
+    { doc_id: 4n, title: 'plain', body: 'x'.repeat(70_000) },
+  ];
+  const encoded = await lastValueFrom(from(docs.map((d, i) => record(i, '', i, d))).pipe(encodeDocuments(), toArray()));
+  t.ok(Buffer.isBuffer(encoded[0]!.payload.body), 'the text travels as bytes');
+  const result = await sink.write(encoded);
+  t.equal(result.written, 3);
+  t.same(result.rejected.map((r) => [r.record.offset, r.rejection.errorClass]), [[2, 'ER_DATA_TOO_LONG']]);
+  const rows = (await knex('input_data').select('doc_id', 'title', 'body', 'url').orderBy('doc_id')) as Record<string, unknown>[];
+  t.same(
+    rows,
+    [docs[0]!, docs[1]!, docs[3]!].map((d) => ({ doc_id: d.doc_id.toString(), title: d.title, body: d.body, url: d.url ?? null })),
+    'read back as the strings that were encoded',
+  );
 });
 
 t.test('a table dropped under a running sink is fatal and says so', async (t) => {
