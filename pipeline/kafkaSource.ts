@@ -339,9 +339,18 @@ export class KafkaSource {
   /** Envelopes for the records still ours to hand out, each counted in the budget and the tracker. */
   private claim(messages: readonly Message[]): Envelope<Buffer | null>[] {
     const out: Envelope<Buffer | null>[] = [];
+    let runTopic: string | undefined;
+    let runPartition = -1;
+    let ours = false;
     for (const m of messages) {
       // A record of a partition we are letting go of is not handed out: the next owner reads it.
-      if (this.revoking.has(tpKey(m.topic, m.partition)) || !this.tracker.owns(m.topic, m.partition)) continue;
+      // Records come in runs of one partition, so that is looked up once a run.
+      if (m.partition !== runPartition || m.topic !== runTopic) {
+        runTopic = m.topic;
+        runPartition = m.partition;
+        ours = !this.revoking.has(tpKey(m.topic, m.partition)) && this.tracker.owns(m.topic, m.partition);
+      }
+      if (!ours) continue;
       const value = m.value ?? null;
       const key = m.key === undefined || m.key === null ? null : Buffer.isBuffer(m.key) ? m.key : Buffer.from(m.key);
       const size = (value?.length ?? 0) + (key?.length ?? 0);

@@ -73,6 +73,8 @@ export class OffsetTracker {
   private readonly partitions = new Map<string, PartitionState>();
   /** Records handed out and not done, over all partitions (owned or not). */
   private inFlightTotal = 0;
+  /** The partition looked up last: a poll's records come in runs of one partition. */
+  private last: PartitionState | undefined;
 
   constructor(private readonly listener: TrackerListener = { released: () => {} }) {}
 
@@ -97,7 +99,17 @@ export class OffsetTracker {
   }
 
   owns(topic: string, partition: number): boolean {
-    return this.partitions.has(keyOf(topic, partition));
+    return this.stateOf(topic, partition) !== undefined;
+  }
+
+  private stateOf(topic: string, partition: number): PartitionState | undefined {
+    const last = this.last;
+    // A revoked state is never owned again (a new assignment gets a new one), so this cannot
+    // return a partition this member has let go of.
+    if (last !== undefined && last.owned && last.partition === partition && last.topic === topic) return last;
+    const state = this.partitions.get(keyOf(topic, partition));
+    if (state) this.last = state;
+    return state;
   }
 
   /**
@@ -105,7 +117,7 @@ export class OffsetTracker {
    * partition must be handed out in increasing order.
    */
   handOut(topic: string, partition: number, offset: number, bytes: number): () => void {
-    const state = this.partitions.get(keyOf(topic, partition));
+    const state = this.stateOf(topic, partition);
     if (!state) throw new Error(`offset tracker: ${topic}[${partition}] is not assigned to this member`);
     const last = state.pending[state.pending.length - 1];
     if (last !== undefined && offset <= last) {

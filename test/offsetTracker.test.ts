@@ -120,6 +120,9 @@ t.test('handing out for an unassigned partition or out of order is a bug', async
   t.throws(() => tracker.handOut('other', 0, 0, 1), /not assigned/);
   tracker.handOut('t', 0, 5, 1);
   t.throws(() => tracker.handOut('t', 0, 5, 1), /handed out after 5/);
+  // the same partition number of another topic, right after t[0] was looked up
+  t.throws(() => tracker.handOut('other', 0, 6, 1), /not assigned/);
+  t.notOk(tracker.owns('other', 0));
 });
 
 t.test('a long run of acks keeps memory compact and positions right', async (t) => {
