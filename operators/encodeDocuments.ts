@@ -35,12 +35,41 @@ export interface EncodedDocument {
   readonly url: Buffer | null;
 }
 
-export const encodeDocuments = (): OperatorFunction<Envelope<Document>, Envelope<EncodedDocument>> =>
-  map((record) =>
+/** Bytes of the shared buffers text is written into. */
+const SLAB_BYTES = 64 * 1024;
+
+/**
+ * Writes text into a 64 KiB buffer shared by many records and returns a view of its bytes:
+ * one allocation per few dozen documents instead of one or more each (what `Buffer.from`
+ * does), and one pass over the text instead of two (measuring, then writing). A buffer is
+ * freed when the last record written into it is.
+ */
+const slabEncoder = (): ((text: string) => Buffer) => {
+  let slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+  let used = 0;
+  return (text) => {
+    // A UTF-16 code unit takes at most 3 bytes in UTF-8, so this much room always suffices.
+    const most = text.length * 3;
+    if (most > SLAB_BYTES / 4) return Buffer.from(text, 'utf8');
+    if (used + most > SLAB_BYTES) {
+      slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+      used = 0;
+    }
+    const written = slab.write(text, used, 'utf8');
+    const bytes = slab.subarray(used, used + written);
+    used += written;
+    return bytes;
+  };
+};
+
+export const encodeDocuments = (): OperatorFunction<Envelope<Document>, Envelope<EncodedDocument>> => {
+  const encode = slabEncoder();
+  return map((record) =>
     withPayload(record, {
       doc_id: record.payload.doc_id,
-      title: Buffer.from(record.payload.title, 'utf8'),
-      body: Buffer.from(record.payload.body, 'utf8'),
-      url: record.payload.url == null ? null : Buffer.from(record.payload.url, 'utf8'),
+      title: encode(record.payload.title),
+      body: encode(record.payload.body),
+      url: record.payload.url == null ? null : encode(record.payload.url),
     }),
   );
+};

@@ -1,0 +1,45 @@
+import t from 'tap';
+import { from, lastValueFrom, toArray } from 'rxjs';
+import { encodeDocuments } from '../operators/encodeDocuments.js';
+import type { Envelope } from '../pipeline/envelope.js';
+import type { Document } from '../operators/validate.js';
+
+const envelope = (payload: Document, offset: number): Envelope<Document> => ({
+  payload,
+  value: null,
+  key: null,
+  topic: 't',
+  partition: 0,
+  offset,
+  headers: [],
+  timestamp: 0,
+  size: 0,
+  done: () => {},
+});
+
+t.test('every text comes out as its own UTF-8 bytes, across many shared buffers', async (t) => {
+  // Sizes around the shared buffer's limits: empty, 4-byte characters, one just under and one
+  // over a quarter of 64 KiB (encoded on its own), enough documents to fill several buffers.
+  const texts = ['', 'ascii', '中文 text 混合', '🦀'.repeat(100), 'é'.repeat(5_461), '中'.repeat(5_462), 'x'.repeat(40_000)];
+  const docs: Document[] = Array.from({ length: 700 }, (_, i) => ({
+    doc_id: BigInt(i),
+    title: texts[i % texts.length]!,
+    body: `${i} ${texts[(i * 3) % texts.length]!}`,
+    url: i % 5 === 0 ? null : `https://例子.测试/${i}`,
+  }));
+  const out = await lastValueFrom(from(docs.map(envelope)).pipe(encodeDocuments(), toArray()));
+  t.equal(out.length, docs.length);
+  // Checked after all were written, so a later write over an earlier view would show.
+  const wrong = out.filter((e, i) => {
+    const d = docs[i]!;
+    const p = e.payload;
+    return (
+      p.doc_id !== d.doc_id ||
+      !p.title.equals(Buffer.from(d.title)) ||
+      !p.body.equals(Buffer.from(d.body)) ||
+      (d.url == null ? p.url !== null : !p.url?.equals(Buffer.from(d.url))) ||
+      e.offset !== i
+    );
+  });
+  t.same(wrong.map((e) => e.offset), [], 'no document differs from its source');
+});
