@@ -57,13 +57,49 @@ const sourceFor = (table: string): Knex.MigrationSource<string> => {
   };
 };
 
+/** A connection of the driver, as knex hands it out (mysql2). */
+interface DriverConnection {
+  query(sql: string, values: unknown[], cb: (err: Error | null, rows?: unknown) => void): void;
+}
+
+const queryOn = <T>(conn: DriverConnection, sql: string, values: unknown[]): Promise<T> =>
+  new Promise((resolve, reject) => conn.query(sql, values, (err, rows) => (err ? reject(err) : resolve(rows as T))));
+
+/** The server-wide lock name for migrating `table` in the current database (at most 64 characters). */
+const LOCK_NAME = "CONCAT('docpipe:', SHA1(CONCAT(DATABASE(), '.', ?)))";
+
 /**
- * Runs pending migrations. Members of one group often start together: while another process
- * holds the migration lock this waits for it (up to `lockWaitMs`) instead of failing.
+ * Runs `fn` holding a named server lock (GET_LOCK) on a connection of its own, outside the pool
+ * (which may have room for one connection only). The server releases such a lock when the
+ * connection that holds it ends, so a process that dies holding it blocks nobody.
+ */
+const withServerLock = async <T>(knex: Knex, table: string, waitMs: number, fn: () => Promise<T>): Promise<T> => {
+  const client = knex.client as { acquireRawConnection(): Promise<DriverConnection>; destroyRawConnection(c: DriverConnection): Promise<void> };
+  const conn = await client.acquireRawConnection();
+  try {
+    const [row] = await queryOn<{ got: number | null }[]>(conn, `SELECT GET_LOCK(${LOCK_NAME}, ?) AS got`, [table, Math.ceil(waitMs / 1000)]);
+    if (row?.got !== 1) {
+      throw new Error(`another docpipe process has been migrating \`${table}\` for ${waitMs} ms; it may be stuck on a lock held by another session (see SHOW PROCESSLIST)`);
+    }
+    try {
+      return await fn();
+    } finally {
+      await queryOn(conn, `SELECT RELEASE_LOCK(${LOCK_NAME})`, [table]).catch(() => {});
+    }
+  } finally {
+    await client.destroyRawConnection(conn).catch(() => {});
+  }
+};
+
+/**
+ * Runs pending migrations. Members of one group often start together; on MySQL/MariaDB they
+ * take turns under a named server lock, each waiting up to `lockWaitMs`. knex's own lock is a
+ * row it sets and clears, which stays set when a process dies between the two — and MySQL
+ * commits DDL at once, so not even a transaction undoes it. Found set while the server lock is
+ * held, it was left by a process that died in a migration: that needs a look, not a wait.
  */
 export const migrateInputData = async (knex: Knex, table = 'input_data', lockWaitMs = 30_000): Promise<string[]> => {
-  const deadline = Date.now() + lockWaitMs;
-  for (;;) {
+  const latest = async (): Promise<string[]> => {
     try {
       const [, applied] = (await knex.migrate.latest({
         migrationSource: sourceFor(table),
@@ -71,18 +107,13 @@ export const migrateInputData = async (knex: Knex, table = 'input_data', lockWai
       })) as [number, string[]];
       return applied;
     } catch (err) {
-      // Another member is migrating: it holds the lock, or won the race to create knex's own
-      // bookkeeping tables.
-      const e = err as { name?: string; code?: string };
-      const raced = e.name === 'MigrationLocked' || e.code === 'ER_TABLE_EXISTS_ERROR' || e.code === 'ER_DUP_ENTRY';
-      if (!raced) throw err;
-      if (Date.now() > deadline) {
-        throw new Error(
-          `the migration lock in \`${table}_migrations_lock\` has been held for ${lockWaitMs} ms; if no migration is running (a process died in one), clear it with: UPDATE \`${table}_migrations_lock\` SET is_locked = 0`,
-          { cause: err },
-        );
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 400));
+      if ((err as { name?: string }).name !== 'MigrationLocked') throw err;
+      throw new Error(
+        `the migration lock in \`${table}_migrations_lock\` is set but no docpipe process is migrating: one died in a migration. Check \`${table}\`, then clear the lock with: UPDATE \`${table}_migrations_lock\` SET is_locked = 0`,
+        { cause: err },
+      );
     }
-  }
+  };
+  // An SQLite file has a single writer: the demo's own process.
+  return isSqliteKnex(knex) ? latest() : withServerLock(knex, table, lockWaitMs, latest);
 };

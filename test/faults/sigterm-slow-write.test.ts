@@ -110,17 +110,17 @@ t.test("SIGTERM during start-up (waiting for another member's migration): a clea
   }, 'a first run to create the table', 120_000);
   t.equal((await first.terminate()).code, 0, 'the first run stops cleanly');
 
-  // Another member in the middle of a migration: its transaction holds the lock row, so this
-  // one's start-up blocks on it, visibly, for as long as the test wants.
+  // Another member in the middle of a migration: it holds the named lock members migrate
+  // under, so this one's start-up blocks on it, visibly, for as long as the test wants.
   const trx = await s.knex.transaction();
   t.teardown(() => trx.rollback().catch(() => {}));
-  await trx.raw('SELECT * FROM input_data_migrations_lock FOR UPDATE');
+  await trx.raw("SELECT GET_LOCK(CONCAT('docpipe:', SHA1(CONCAT(DATABASE(), '.', 'input_data'))), 0)");
   const member = startMember(s);
   await waitFor(async () => {
     assertAlive(member);
     const [rows] = (await s.knex.raw(
-      // Not this query itself, which names the table too.
-      "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND INFO LIKE '%input_data_migrations_lock%' AND COMMAND = 'Query' AND ID <> CONNECTION_ID()",
+      // Not this query itself, which names the function too.
+      "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND INFO LIKE '%GET_LOCK%' AND COMMAND = 'Query' AND ID <> CONNECTION_ID()",
       [s.database],
     )) as [unknown[]];
     return rows.length > 0;
