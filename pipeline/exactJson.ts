@@ -46,6 +46,9 @@ const depthAt = (text: string, end: number): number => {
   return inString ? -1 : depth;
 };
 
+/** Whitespace as JSON has it (the text has parsed, so nothing else can stand between tokens). */
+const isJsonSpace = (c: number): boolean => c === 32 || c === 10 || c === 13 || c === 9;
+
 /** The literal text of top-level `field`'s number, or undefined when it cannot be told for sure. */
 const literalOf = (text: string, field: string): string | undefined => {
   const needle = `"${field}"`;
@@ -53,10 +56,10 @@ const literalOf = (text: string, field: string): string | undefined => {
   // A second occurrence could be a duplicate key (JSON.parse keeps the last) or a nested one.
   if (at < 0 || text.indexOf(needle, at + needle.length) >= 0) return undefined;
   let i = at + needle.length;
-  while (i < text.length && /\s/.test(text[i]!)) i++;
-  if (text[i] !== ':') return undefined; // the name appeared as a string value, not a key
+  while (i < text.length && isJsonSpace(text.charCodeAt(i))) i++;
+  if (text.charCodeAt(i) !== 58 /* : */) return undefined; // the name appeared as a string value, not a key
   i++;
-  while (i < text.length && /\s/.test(text[i]!)) i++;
+  while (i < text.length && isJsonSpace(text.charCodeAt(i))) i++;
   if (depthAt(text, at) !== 1) return undefined;
   NUMBER_LITERAL.lastIndex = i;
   return NUMBER_LITERAL.exec(text)?.[0];

@@ -41,6 +41,8 @@ t.test('ambiguous texts take the exact slow path and still get it right', async 
   t.same(nested['meta'], { doc_id: 1 }, 'nested integers stay plain numbers');
   // duplicate keys with different values: refused rather than guessed
   t.throws(() => parseJsonExact('{"doc_id": 1, "doc_id": 9007199254740993}', ['doc_id']), /Duplicate key 'doc_id'/);
+  // every kind of JSON whitespace around the colon
+  t.equal(parseJsonExact('{ "doc_id"\t :\r\n 9007199254740993 }', ['doc_id'])['doc_id'], 9007199254740993n);
   // the key spelled with escapes
   t.equal(parseJsonExact('{"doc\\u005fid": 9007199254740993}', ['doc_id'])['doc_id'], 9007199254740993n);
   // the name inside a string value
