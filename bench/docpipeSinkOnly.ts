@@ -1,13 +1,15 @@
 /**
  * A diagnostic, not a contender users would pick: docpipe's own sink (`MysqlSink.write`, the
- * guarded upsert) fed with ready-made envelopes, with no Kafka, decoding or validation. Set
+ * guarded upsert) fed with ready-made envelopes, their text already UTF-8 as `encodeDocuments`
+ * leaves it in the default chain, with no Kafka, decoding, validation or encoding. Set
  * beside the raw sink and the full chain, it splits docpipe's gap to the ceiling into what
  * the sink costs and what everything upstream of it costs. The batches are shaped as the
  * default chain's are: 1,000 records of one partition each, 3 written at once.
  */
+import { from, lastValueFrom, toArray } from 'rxjs';
 import { createKnex } from '../pipeline/createPipeline.js';
 import type { Envelope } from '../pipeline/envelope.js';
-import type { Document } from '../operators/validate.js';
+import { encodeDocuments, type EncodedDocument } from '../operators/encodeDocuments.js';
 import { MysqlSink } from '../sinks/mysqlSink.js';
 import type { Contender, RunInput } from './contender.js';
 import { makeDocuments } from './documents.js';
@@ -16,12 +18,11 @@ import { Progress, type Throughput } from './progress.js';
 const BATCH_RECORDS = 1000;
 const IN_FLIGHT = 3;
 
-/** Envelopes as validate() hands them on, partition and offset as a round-robin producer gives them. */
-const envelopes = (total: number, docBytes: number, partitions: number): Envelope<Document>[][] => {
-  const byPartition: Envelope<Document>[][] = Array.from({ length: partitions }, () => []);
-  makeDocuments(total, docBytes).forEach((d, i) => {
+/** Envelopes as encodeDocuments() hands them on, partition and offset as a round-robin producer gives them. */
+const envelopes = async (total: number, docBytes: number, partitions: number): Promise<Envelope<EncodedDocument>[][]> => {
+  const documents = makeDocuments(total, docBytes).map((d, i) => {
     const partition = i % partitions;
-    byPartition[partition]!.push({
+    return {
       payload: { doc_id: BigInt(d.doc_id), title: d.title, body: d.body, url: d.url },
       topic: 'bench',
       partition,
@@ -32,9 +33,11 @@ const envelopes = (total: number, docBytes: number, partitions: number): Envelop
       timestamp: undefined,
       size: docBytes,
       done: () => {},
-    });
+    };
   });
-  const batches: Envelope<Document>[][] = [];
+  const byPartition: Envelope<EncodedDocument>[][] = Array.from({ length: partitions }, () => []);
+  for (const e of await lastValueFrom(from(documents).pipe(encodeDocuments(), toArray()))) byPartition[e.partition]!.push(e);
+  const batches: Envelope<EncodedDocument>[][] = [];
   for (let from = 0; from < Math.ceil(total / partitions); from += BATCH_RECORDS) {
     for (const records of byPartition) if (from < records.length) batches.push(records.slice(from, from + BATCH_RECORDS));
   }
@@ -44,10 +47,10 @@ const envelopes = (total: number, docBytes: number, partitions: number): Envelop
 export const docpipeSinkOnly: Contender = {
   id: 'docpipeSink',
   title: "diagnostic: docpipe's sink alone, no Kafka",
-  configuration: `MysqlSink.write (guarded upsert) on batches of ${BATCH_RECORDS} records of one partition, ${IN_FLIGHT} at once, envelopes built in advance`,
+  configuration: `MysqlSink.write (guarded upsert) on batches of ${BATCH_RECORDS} records of one partition, ${IN_FLIGHT} at once, envelopes built and their text encoded in advance`,
   writes: true,
   async run({ ctx, table, total, docBytes, partitions }: RunInput): Promise<Throughput> {
-    const batches = envelopes(total, docBytes, partitions);
+    const batches = await envelopes(total, docBytes, partitions);
     const knex = createKnex(ctx.db, IN_FLIGHT + 1);
     try {
       const sink = await MysqlSink.open(knex, { table });
