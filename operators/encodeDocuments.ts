@@ -27,13 +27,23 @@ import { map, type OperatorFunction } from 'rxjs';
 import { withPayload, type Envelope } from '../pipeline/envelope.js';
 import type { Document } from './validate.js';
 
+/**
+ * Text as UTF-8 bytes — or, above {@link LARGE_TEXT} characters, still the string: V8 keeps
+ * strings that large apart from the young generation and never copies them, so encoding one
+ * would gain nothing and hold a second copy of it while the first is collected.
+ */
+export type EncodedText = Buffer | string;
+
 /** A {@link Document} whose text is UTF-8 bytes: the form `MysqlSink` writes without converting. */
 export interface EncodedDocument {
   readonly doc_id: bigint;
-  readonly title: Buffer;
-  readonly body: Buffer;
-  readonly url: Buffer | null;
+  readonly title: EncodedText;
+  readonly body: EncodedText;
+  readonly url: EncodedText | null;
 }
+
+/** Characters above which text stays a string (64 Ki: 128 KiB as UTF-16, V8's large-object size). */
+export const LARGE_TEXT = 64 * 1024;
 
 /** Bytes of the shared buffers text is written into. */
 const SLAB_BYTES = 64 * 1024;
@@ -63,7 +73,8 @@ const slabEncoder = (): ((text: string) => Buffer) => {
 };
 
 export const encodeDocuments = (): OperatorFunction<Envelope<Document>, Envelope<EncodedDocument>> => {
-  const encode = slabEncoder();
+  const toBytes = slabEncoder();
+  const encode = (text: string): EncodedText => (text.length > LARGE_TEXT ? text : toBytes(text));
   return map((record) =>
     withPayload(record, {
       doc_id: record.payload.doc_id,

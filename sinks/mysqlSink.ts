@@ -33,7 +33,7 @@ import { retry } from '../pipeline/retry.js';
 import type { Rejection } from '../pipeline/records.js';
 import type { RecordSink, SinkRejection, SinkResult } from '../operators/bulkInsert.js';
 import type { Document } from '../operators/validate.js';
-import type { EncodedDocument } from '../operators/encodeDocuments.js';
+import type { EncodedDocument, EncodedText } from '../operators/encodeDocuments.js';
 import { classifyMysqlError, describeDbError, FatalSinkError } from './mysqlErrors.js';
 import { migrateInputData } from './inputDataTable.js';
 
@@ -50,7 +50,7 @@ export interface MysqlSinkOptions {
 /** What the sink writes: a document, its text as strings or as UTF-8 bytes. */
 export type SinkDocument = Document | EncodedDocument;
 
-type Text = string | Buffer;
+type Text = EncodedText;
 
 interface Row {
   doc_id: string;
