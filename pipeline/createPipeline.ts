@@ -1,8 +1,8 @@
 /**
  * The default chain — Kafka source → decode → validate → (your operator) → encode text as
- * UTF-8 → batch → bulk upsert → commit — with its resources (consumer, dead-letter producer, connection pool) and
- * a graceful stop: stop fetching, drain in-flight batches within a deadline, commit, leave the
- * group, close the pool.
+ * UTF-8 → batch → bulk upsert → commit — with its resources (consumer, dead-letter producer,
+ * connection pool) and a graceful stop: stop fetching, drain in-flight batches within a
+ * deadline, commit, leave the group, close the pool.
  *
  * @example
  * ```ts

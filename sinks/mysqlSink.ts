@@ -50,13 +50,11 @@ export interface MysqlSinkOptions {
 /** What the sink writes: a document, its text as strings or as UTF-8 bytes. */
 export type SinkDocument = Document | EncodedDocument;
 
-type Text = EncodedText;
-
 interface Row {
   doc_id: string;
-  title: Text;
-  body: Text;
-  url: Text | null;
+  title: EncodedText;
+  body: EncodedText;
+  url: EncodedText | null;
   src_partition: number;
   src_offset: number;
 }
@@ -243,7 +241,7 @@ export class MysqlSink implements RecordSink<SinkDocument> {
   }
 
   private execute(conn: RawConnection, chunk: readonly Pending[]): Promise<void> {
-    const params: (Text | number | null)[] = new Array(chunk.length * 6);
+    const params: (EncodedText | number | null)[] = new Array(chunk.length * 6);
     let i = 0;
     for (const { row: r } of chunk) {
       params[i++] = r.doc_id;
@@ -297,7 +295,7 @@ const query = (conn: RawConnection, sql: string): Promise<void> =>
 const rejection = (errorClass: string, message: string): Rejection => ({ stage: 'sink', errorClass, message });
 
 /** UTF-8 bytes of a text; free for the encoded form. */
-const byteLength = (text: Text): number => (typeof text === 'string' ? Buffer.byteLength(text) : text.length);
+const byteLength = (text: EncodedText): number => (typeof text === 'string' ? Buffer.byteLength(text) : text.length);
 
 const toRow = (record: Envelope<SinkDocument>): Row => {
   const doc = record.payload;
