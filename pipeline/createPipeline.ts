@@ -102,9 +102,10 @@ export interface Pipeline {
 /** How long past the drain deadline closing the clients may take before the stop goes on without them. */
 const RELEASE_GRACE_MS = 2_000;
 
-// Records cost the heap several times their payload (decoded text is UTF-16, the document and
-// the statement packet are copies): 5,000 records keep docpipe's heap near 100 MB while still feeding
-// three 1,000-record batches in flight.
+// Records cost memory several times their payload (the value, its decoded text in UTF-16 while
+// it is decoded, the UTF-8 copy that waits, the statement packet): 5,000 records bound that
+// (near 100 MB of heap when the text still waited as strings) while still feeding three
+// 1,000-record batches in flight.
 export const DEFAULT_BUDGET: BudgetLimits = { maxRecords: 5_000, maxBytes: 32 * 1024 * 1024, lowWater: 0.5 };
 
 /** A knex pool for docpipe: utf8mb4, exact 64-bit integers, strict SQL mode. */

@@ -2,10 +2,9 @@ import t from 'tap';
 import { Subject } from 'rxjs';
 import { batch } from '../operators/batch.js';
 import type { Batch, Envelope } from '../pipeline/envelope.js';
+import { envelopeOf } from './helpers/envelopes.js';
 
-const rec = (offset: number, size = 10): Envelope<number> => ({
-  payload: offset, value: null, key: null, topic: 't', partition: 0, offset, headers: [], timestamp: 0, size, done: () => {},
-});
+const rec = (offset: number, size = 10): Envelope<number> => envelopeOf(offset, offset, { size });
 
 const collect = (options: Parameters<typeof batch>[0]) => {
   const input = new Subject<Envelope<number>>();

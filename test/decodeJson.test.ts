@@ -4,10 +4,11 @@ import { decodeJson } from '../operators/decodeJson.js';
 import { parseJsonExact } from '../pipeline/exactJson.js';
 import type { Envelope } from '../pipeline/envelope.js';
 import type { Rejection } from '../pipeline/records.js';
+import { envelopeOf } from './helpers/envelopes.js';
 
 const envelope = (value: string | Buffer | null, offset = 0): Envelope<Buffer | null> => {
   const buf = value === null ? null : Buffer.isBuffer(value) ? value : Buffer.from(value);
-  return { payload: buf, value: buf, key: null, topic: 't', partition: 0, offset, headers: [], timestamp: 0, size: buf?.length ?? 0, done: () => {} };
+  return envelopeOf(buf, offset, { value: buf, size: buf?.length ?? 0 });
 };
 
 const run = async (values: (string | Buffer | null)[]) => {

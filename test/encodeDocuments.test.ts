@@ -3,19 +3,9 @@ import { from, lastValueFrom, toArray } from 'rxjs';
 import { encodeDocuments, LARGE_TEXT, type EncodedText } from '../operators/encodeDocuments.js';
 import type { Envelope } from '../pipeline/envelope.js';
 import type { Document } from '../operators/validate.js';
+import { envelopeOf } from './helpers/envelopes.js';
 
-const envelope = (payload: Document, offset: number): Envelope<Document> => ({
-  payload,
-  value: null,
-  key: null,
-  topic: 't',
-  partition: 0,
-  offset,
-  headers: [],
-  timestamp: 0,
-  size: 0,
-  done: () => {},
-});
+const envelope = (payload: Document, offset: number): Envelope<Document> => envelopeOf(payload, offset);
 
 /** Large text stays the same string; any other is exactly its UTF-8 bytes. */
 const encodes = (out: EncodedText, text: string): boolean =>

@@ -8,19 +8,10 @@ import type { Document } from '../operators/validate.js';
 import { MysqlSink } from '../sinks/mysqlSink.js';
 import { encodeDocuments } from '../operators/encodeDocuments.js';
 import { db, freshDatabase } from './helpers/stack.js';
+import { envelopeOf } from './helpers/envelopes.js';
 
-const record = (id: number, title: string, offset = id, payload: Document = { doc_id: BigInt(id), title, body: 'b' }): Envelope<Document> => ({
-  payload,
-  value: null,
-  key: null,
-  topic: 't',
-  partition: 0,
-  offset,
-  headers: [],
-  timestamp: 0,
-  size: 10,
-  done: () => {},
-});
+const record = (id: number, title: string, offset = id, payload: Document = { doc_id: BigInt(id), title, body: 'b' }): Envelope<Document> =>
+  envelopeOf(payload, offset, { size: 10 });
 
 t.test('rows the database refuses are isolated by splitting; the rest is written', async (t) => {
   const { name, knex } = await freshDatabase(t);

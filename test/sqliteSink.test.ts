@@ -8,19 +8,10 @@ import { INT64_MAX, INT64_MIN } from '../operators/validate.js';
 import { SqliteSink } from '../sinks/sqliteSink.js';
 import { createSqliteKnex } from '../sinks/sqliteDatabase.js';
 import { FatalSinkError } from '../sinks/mysqlErrors.js';
+import { envelopeOf } from './helpers/envelopes.js';
 
-const record = (id: bigint, title: string, offset: number, partition = 0, body = 'b'): Envelope<Document> => ({
-  payload: { doc_id: id, title, body },
-  value: null,
-  key: null,
-  topic: 't',
-  partition,
-  offset,
-  headers: [],
-  timestamp: 0,
-  size: 10,
-  done: () => {},
-});
+const record = (id: bigint, title: string, offset: number, partition = 0, body = 'b'): Envelope<Document> =>
+  envelopeOf({ doc_id: id, title, body }, offset, { partition, size: 10 });
 
 const open = (t: { testdir(): string; teardown(fn: () => unknown): void }) => {
   const knex = createSqliteKnex(join(t.testdir(), 'docpipe.db'));

@@ -4,10 +4,9 @@ import { z } from 'zod';
 import { validate, documentSchema } from '../operators/validate.js';
 import type { Envelope } from '../pipeline/envelope.js';
 import type { Rejection } from '../pipeline/records.js';
+import { envelopeOf } from './helpers/envelopes.js';
 
-const envelope = (payload: unknown, offset: number): Envelope<unknown> => ({
-  payload, value: null, key: null, topic: 't', partition: 0, offset, headers: [], timestamp: 0, size: 0, done: () => {},
-});
+const envelope = (payload: unknown, offset: number): Envelope<unknown> => envelopeOf(payload, offset);
 
 const run = async <T>(payloads: unknown[], schema?: z.ZodType<T>) => {
   const rejected: { offset: number; rejection: Rejection }[] = [];
