@@ -6,7 +6,8 @@
  *
  * Offsets are never committed by librdkafka itself: records report `done()` to the
  * {@link OffsetTracker}, and the source commits the contiguous done prefix periodically, on
- * revoke and on close.
+ * revoke and on close. A position counts as committed only once the broker says so; one it
+ * refuses (during a rebalance, say) is sent again by the next periodic commit.
  *
  * @example
  * ```ts
@@ -156,15 +157,15 @@ export class KafkaSource {
     const run = async (): Promise<void> => {
       const positions = this.tracker.committable(filter);
       if (positions.length === 0) return;
+      // commitCb answers once the commit is queued, not when the broker has taken it: the
+      // broker's answer comes to onCommitResult (offset_commit_cb).
+      this.tracker.markSent(positions);
       await new Promise<void>((resolve) => {
         consumer.commitCb(positions, (err) => {
           if (err) {
             // Not fatal: the next commit carries the same or a later position.
+            this.tracker.markRefused(positions);
             this.log.warn({ err: err.message, positions }, 'offset commit failed');
-          } else {
-            this.tracker.markCommitted(positions);
-            this.lastCommitAt = Date.now();
-            this.log.debug({ positions }, 'committed');
           }
           resolve();
         });
@@ -174,6 +175,23 @@ export class KafkaSource {
     const next = (this.commitInFlight ?? Promise.resolve()).then(run);
     this.commitInFlight = next;
     return next;
+  }
+
+  /**
+   * The broker's answer to a commit. A refused one (the group was rebalancing, the coordinator
+   * moved) is sent again by the next commit, even when nothing new is done by then.
+   */
+  private onCommitResult(err: LibrdKafkaError | undefined, answered: Partial<CommitPosition>[]): void {
+    // librdkafka leaves the offset out of its answer for a partition it had none for.
+    const positions = answered.filter((p): p is CommitPosition => typeof p.offset === 'number');
+    if (err) {
+      this.tracker.markRefused(positions);
+      this.log.warn({ err: err.message, positions }, 'offset commit refused; it is sent again with the next commit');
+      return;
+    }
+    this.tracker.markCommitted(positions);
+    this.lastCommitAt = Date.now();
+    this.log.debug({ positions }, 'committed');
   }
 
   /** Resolves once no record of `tps` (or of any partition) is in flight, or after `timeoutMs`. */
@@ -248,6 +266,7 @@ export class KafkaSource {
         // Consumer lag per partition for metrics and readiness.
         'statistics.interval.ms': 5000,
         rebalance_cb: (err: LibrdKafkaError, assignment: TopicPartition[]) => this.onRebalance(err, assignment),
+        offset_commit_cb: (err: LibrdKafkaError | undefined, positions: Partial<CommitPosition>[]) => this.onCommitResult(err, positions),
         ...o.rdkafka,
       },
       // A topic configuration object replaces librdkafka's defaults for topic-level settings,

@@ -39,6 +39,8 @@ class PartitionState {
   position = -1;
   /** Position last committed (or -1). */
   committed = -1;
+  /** Position last sent to the broker and not yet confirmed or refused (or -1). */
+  sent = -1;
   owned = true;
   inFlight = 0;
 
@@ -139,16 +141,27 @@ export class OffsetTracker {
     };
   }
 
-  /** Positions that moved since they were last committed, for owned partitions only. */
+  /**
+   * Positions that moved since they were last committed and are not on their way already,
+   * for owned partitions only.
+   */
   committable(filter?: readonly TopicPartition[]): CommitPosition[] {
     const states = filter
       ? filter.map(({ topic, partition }) => this.partitions.get(keyOf(topic, partition)))
       : [...this.partitions.values()];
     const out: CommitPosition[] = [];
     for (const s of states) {
-      if (s && s.position > s.committed) out.push({ topic: s.topic, partition: s.partition, offset: s.position });
+      if (s && s.position > s.committed && s.position > s.sent) out.push({ topic: s.topic, partition: s.partition, offset: s.position });
     }
     return out;
+  }
+
+  /** Records that these positions were sent to the broker; they wait for its answer. */
+  markSent(positions: readonly CommitPosition[]): void {
+    for (const p of positions) {
+      const s = this.partitions.get(keyOf(p.topic, p.partition));
+      if (s && p.offset > s.sent) s.sent = p.offset;
+    }
   }
 
   /** Records that the broker accepted these positions. */
@@ -156,6 +169,14 @@ export class OffsetTracker {
     for (const p of positions) {
       const s = this.partitions.get(keyOf(p.topic, p.partition));
       if (s && p.offset > s.committed) s.committed = p.offset;
+    }
+  }
+
+  /** Records that the broker refused these positions: the next commit sends them again. */
+  markRefused(positions: readonly CommitPosition[]): void {
+    for (const p of positions) {
+      const s = this.partitions.get(keyOf(p.topic, p.partition));
+      if (s && p.offset >= s.sent) s.sent = s.committed;
     }
   }
 

@@ -77,6 +77,28 @@ t.test('committed positions are not offered again', async (t) => {
   t.same(tracker.committable(), [{ topic: 't', partition: 0, offset: 2 }]);
 });
 
+t.test('a position sent waits for the broker: offered again only if refused, or once it moves on', async (t) => {
+  const { tracker } = setup();
+  tracker.handOut('t', 0, 0, 1)();
+  const first = tracker.committable();
+  tracker.markSent(first);
+  t.same(tracker.committable(), [], 'not sent twice while the broker has not answered');
+  tracker.markRefused(first);
+  t.same(tracker.committable(), first, 'refused (say, the group was rebalancing): offered again with nothing new done');
+  tracker.markSent(first);
+  tracker.handOut('t', 0, 1, 1)();
+  const second = tracker.committable();
+  t.same(second, [{ topic: 't', partition: 0, offset: 2 }], 'a later position goes without waiting for the earlier answer');
+  tracker.markSent(second);
+  tracker.markCommitted(first);
+  tracker.markRefused(first);
+  t.same(tracker.committable(), [], 'a late refusal of an earlier position does not resend the later one in flight');
+  tracker.markRefused(second);
+  t.same(tracker.committable(), second, 'the later one refused: offered again');
+  tracker.markCommitted(second);
+  t.same(tracker.committable(), [], 'accepted: done with');
+});
+
 t.test('partitions are independent and can be filtered', async (t) => {
   const { tracker } = setup();
   tracker.handOut('t', 0, 0, 1)();
