@@ -51,13 +51,19 @@ export interface ValidateOptions<T> {
 const describe = (error: z.ZodError): string =>
   error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(value)'}: ${i.message}`).join('; ');
 
+/**
+ * Checks one payload as {@link validate} does, throwing a {@link RecordError} for one that does
+ * not match (shared with the worker thread of `decodeDocumentsInWorker`).
+ */
+export const checkPayload = <T>(schema: z.ZodType<T>, payload: unknown): T => {
+  const result = schema.safeParse(payload);
+  if (!result.success) throw new RecordError('validate', 'SchemaError', describe(result.error));
+  return result.data;
+};
+
 export function validate(options: { deadLetter: DeadLetter }): OperatorFunction<Envelope<unknown>, Envelope<Document>>;
 export function validate<T>(options: ValidateOptions<T> & { schema: z.ZodType<T> }): OperatorFunction<Envelope<unknown>, Envelope<T>>;
 export function validate<T>(options: ValidateOptions<T>): OperatorFunction<Envelope<unknown>, Envelope<T>> {
   const schema = (options.schema ?? documentSchema) as z.ZodType<T>;
-  return mapRecords((payload: unknown) => {
-    const result = schema.safeParse(payload);
-    if (!result.success) throw new RecordError('validate', 'SchemaError', describe(result.error));
-    return result.data;
-  }, options);
+  return mapRecords((payload: unknown) => checkPayload(schema, payload), options);
 }

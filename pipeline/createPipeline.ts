@@ -2,7 +2,9 @@
  * The default chain — Kafka source → decode → validate → (your operator) → encode text as
  * UTF-8 → batch → bulk upsert → commit — with its resources (consumer, dead-letter producer,
  * connection pool) and a graceful stop: stop fetching, drain in-flight batches within a
- * deadline, commit, leave the group, close the pool.
+ * deadline, commit, leave the group, close the pool. Into MySQL and without an operator of
+ * yours, decoding, validating and encoding run on a worker thread
+ * (`decodeDocumentsInWorker`).
  *
  * @example
  * ```ts
@@ -15,7 +17,7 @@
  * ```
  */
 import knexFactory, { type Knex } from 'knex';
-import type { OperatorFunction, Subscription } from 'rxjs';
+import type { Observable, OperatorFunction, Subscription } from 'rxjs';
 import type { Logger } from 'pino';
 import type { Envelope } from './envelope.js';
 import type { DeadLetter } from './records.js';
@@ -31,6 +33,7 @@ import { MysqlSink } from '../sinks/mysqlSink.js';
 import { SqliteSink } from '../sinks/sqliteSink.js';
 import { createSqliteKnex } from '../sinks/sqliteDatabase.js';
 import { encodeDocuments, type EncodedDocument } from '../operators/encodeDocuments.js';
+import { decodeDocumentsInWorker } from '../operators/decodeDocumentsInWorker.js';
 import { DeadLetterWriter } from '../sinks/deadLetterWriter.js';
 
 export interface PipelineConfig {
@@ -62,6 +65,11 @@ export interface PipelineConfig {
    * pipeline's dead-letter writer for records it refuses.
    */
   transform?: (context: { deadLetter: DeadLetter }) => OperatorFunction<Envelope<Document>, Envelope<Document>>;
+  /**
+   * Decode, check and encode documents on a worker thread (default true; MySQL without a
+   * `transform` only, where the chain is docpipe's own from end to end).
+   */
+  decodeInWorker?: boolean;
   /** Called after each batch is written (for metrics). */
   onBatch?: (result: BatchWritten) => void;
   logger?: Logger;
@@ -180,17 +188,25 @@ export const createPipeline = async (config: PipelineConfig): Promise<Pipeline> 
     deadLetter(record, rejection);
   };
 
-  const documents = source
-    .records()
-    .pipe(decodeJson({ deadLetter: countingDeadLetter }), validate({ deadLetter: countingDeadLetter }));
-  const final = config.transform ? documents.pipe(config.transform({ deadLetter: countingDeadLetter })) : documents;
   const writing = { deadLetter: countingDeadLetter, concurrency };
-  // For MySQL the text is encoded once, before batching, and waits for the database off the
-  // JavaScript heap (see encodeDocuments).
-  const chain =
-    sink instanceof MysqlSink
+  const chain = ((): Observable<BatchWritten> => {
+    // With nothing of the user's between decoding and writing, a worker thread decodes,
+    // checks and encodes, and the main thread keeps the rest (see decodeDocumentsInWorker).
+    if (sink instanceof MysqlSink && !config.transform && config.decodeInWorker !== false) {
+      return source
+        .records()
+        .pipe(decodeDocumentsInWorker({ deadLetter: countingDeadLetter }), batch<EncodedDocument>(config.batch), bulkInsert(sink, writing));
+    }
+    const documents = source
+      .records()
+      .pipe(decodeJson({ deadLetter: countingDeadLetter }), validate({ deadLetter: countingDeadLetter }));
+    const final = config.transform ? documents.pipe(config.transform({ deadLetter: countingDeadLetter })) : documents;
+    // For MySQL the text is encoded once, before batching, and waits for the database off the
+    // JavaScript heap (see encodeDocuments).
+    return sink instanceof MysqlSink
       ? final.pipe(encodeDocuments(), batch<EncodedDocument>(config.batch), bulkInsert(sink, writing))
       : final.pipe(batch<Document>(config.batch), bulkInsert(sink, writing));
+  })();
 
   const drainTimeoutMs = config.drainTimeoutMs ?? 30_000;
   let subscription: Subscription | undefined;
