@@ -14,7 +14,9 @@
  * Records are sent in chunks of at most `chunkRecords` (default 256) or 1 MiB of values, and
  * at least once per burst of records the source hands over, so a quiet topic waits no longer
  * than a round trip to the thread. How many records are on their way is bounded by the
- * source's in-flight budget: they are not done until written.
+ * source's in-flight budget: they are not done until written. A value of 1 MiB or more is
+ * decoded here, in its turn: sent to the thread, it would be copied there and its text held by
+ * two heaps at once, for no gain in time.
  *
  * @example
  * ```ts
@@ -28,10 +30,12 @@
  */
 import { Worker } from 'node:worker_threads';
 import { Observable, type OperatorFunction } from 'rxjs';
-import { withPayload, type Envelope } from '../pipeline/envelope.js';
+import { decodeValue, DEFAULT_EXACT_INTEGERS } from '../pipeline/decodeValue.js';
+import { checkPayload, documentSchema } from '../pipeline/documentSchema.js';
 import type { DecodedChunk, DocumentChunk } from '../pipeline/documentWorker.js';
-import type { DeadLetter } from '../pipeline/records.js';
-import type { EncodedDocument } from './encodeDocuments.js';
+import { withPayload, type Envelope } from '../pipeline/envelope.js';
+import { RecordError, type DeadLetter } from '../pipeline/records.js';
+import { documentEncoder, type EncodedDocument } from './encodeDocuments.js';
 
 export interface DecodeDocumentsInWorkerOptions {
   deadLetter: DeadLetter;
@@ -39,7 +43,12 @@ export interface DecodeDocumentsInWorkerOptions {
   chunkRecords?: number;
 }
 
+/** Bytes of values per chunk at most; a value this large is decoded on the calling thread. */
 const CHUNK_BYTES = 1024 * 1024;
+
+type Input = Envelope<Buffer | null>;
+/** Waiting for its turn: a chunk sent to the thread, or a large record decoded here. */
+type Turn = { chunk: Input[] } | { large: Input };
 
 /**
  * The thread's module sits next to this one's, as `.js` once built and as `.ts` where the
@@ -56,9 +65,10 @@ export const decodeDocumentsInWorker =
     new Observable<Envelope<EncodedDocument>>((subscriber) => {
       const chunkRecords = options.chunkRecords ?? 256;
       const worker = new Worker(workerModule());
-      /** Chunks sent and not yet back, oldest first: the thread answers in the order it is asked. */
-      const sent: Envelope<Buffer | null>[][] = [];
-      let pending: Envelope<Buffer | null>[] = [];
+      const encodeHere = documentEncoder();
+      /** Oldest first: the thread answers chunks in the order it is given them. */
+      const turns: Turn[] = [];
+      let pending: Input[] = [];
       let pendingBytes = 0;
       let flushQueued = false;
       let sourceDone = false;
@@ -82,18 +92,43 @@ export const decodeDocumentsInWorker =
         });
         pending = [];
         pendingBytes = 0;
-        sent.push(records);
+        turns.push({ chunk: records });
         const chunk: DocumentChunk = { values: values.buffer as ArrayBuffer, lengths };
         worker.postMessage(chunk, [chunk.values, lengths.buffer]);
       };
 
+      const decodeHere = (record: Input): void => {
+        let doc: EncodedDocument;
+        try {
+          doc = encodeHere(checkPayload(documentSchema, decodeValue(record.value, DEFAULT_EXACT_INTEGERS)));
+        } catch (err) {
+          if (!(err instanceof RecordError)) throw err;
+          options.deadLetter(record, err);
+          return;
+        }
+        subscriber.next(withPayload(record, doc));
+      };
+
+      /** Large records whose turn has come; then completion, once nothing is left. */
+      const advance = (): void => {
+        for (let turn = turns[0]; turn && 'large' in turn; turn = turns[0]) {
+          turns.shift();
+          decodeHere(turn.large);
+        }
+        if (sourceDone && turns.length === 0) subscriber.complete();
+      };
+
       worker.on('message', (decoded: DecodedChunk) => {
-        const records = sent.shift()!;
+        const turn = turns.shift();
+        if (!turn || !('chunk' in turn)) {
+          subscriber.error(new Error('decodeDocumentsInWorker: an answer from the thread that no chunk waited for'));
+          return;
+        }
         const text = Buffer.from(decoded.text);
         const { ends, hasUrl, ids } = decoded;
         let next = 0;
         let start = 0;
-        records.forEach((record, i) => {
+        turn.chunk.forEach((record, i) => {
           const end = (k: number): number => ends[i * 3 + k]!;
           if (decoded.rejections[next]?.[0] === i) {
             options.deadLetter(record, decoded.rejections[next]![1]);
@@ -110,7 +145,7 @@ export const decodeDocumentsInWorker =
           }
           start = end(2);
         });
-        if (sourceDone && sent.length === 0) subscriber.complete();
+        advance();
       });
       worker.on('error', (err) => subscriber.error(err));
       worker.on('exit', (code) => {
@@ -119,8 +154,15 @@ export const decodeDocumentsInWorker =
 
       const subscription = source.subscribe({
         next: (record) => {
+          const bytes = record.value?.length ?? 0;
+          if (bytes >= CHUNK_BYTES) {
+            send();
+            turns.push({ large: record });
+            advance();
+            return;
+          }
           pending.push(record);
-          pendingBytes += record.value?.length ?? 0;
+          pendingBytes += bytes;
           if (pending.length >= chunkRecords || pendingBytes >= CHUNK_BYTES) send();
           else if (!flushQueued) {
             // The source hands records over in synchronous bursts; one chunk per burst at least.
@@ -132,7 +174,7 @@ export const decodeDocumentsInWorker =
         complete: () => {
           send();
           sourceDone = true;
-          if (sent.length === 0) subscriber.complete();
+          advance();
         },
       });
 

@@ -73,15 +73,19 @@ const slabEncoder = (): ((text: string) => Buffer) => {
   };
 };
 
-export const encodeDocuments = (): OperatorFunction<Envelope<Document>, Envelope<EncodedDocument>> => {
+/** Encodes documents as {@link encodeDocuments} does, each encoder with shared buffers of its own. */
+export const documentEncoder = (): ((doc: Document) => EncodedDocument) => {
   const toBytes = slabEncoder();
   const encode = (text: string): EncodedText => (text.length > LARGE_TEXT ? text : toBytes(text));
-  return map((record) =>
-    withPayload(record, {
-      doc_id: record.payload.doc_id,
-      title: encode(record.payload.title),
-      body: encode(record.payload.body),
-      url: record.payload.url == null ? null : encode(record.payload.url),
-    }),
-  );
+  return (doc) => ({
+    doc_id: doc.doc_id,
+    title: encode(doc.title),
+    body: encode(doc.body),
+    url: doc.url == null ? null : encode(doc.url),
+  });
+};
+
+export const encodeDocuments = (): OperatorFunction<Envelope<Document>, Envelope<EncodedDocument>> => {
+  const encode = documentEncoder();
+  return map((record) => withPayload(record, encode(record.payload)));
 };

@@ -16,50 +16,18 @@
  * ```
  */
 import type { OperatorFunction } from 'rxjs';
-import { z } from 'zod';
+import type { z } from 'zod';
+import { checkPayload, documentSchema, type Document } from '../pipeline/documentSchema.js';
 import type { Envelope } from '../pipeline/envelope.js';
-import { RecordError, type DeadLetter } from '../pipeline/records.js';
+import type { DeadLetter } from '../pipeline/records.js';
 import { mapRecords } from './mapRecords.js';
 
-export const INT64_MIN = -(2n ** 63n);
-export const INT64_MAX = 2n ** 63n - 1n;
-
-/** Counts characters as MySQL's VARCHAR does (code points), not UTF-16 units. */
-const codePoints = (s: string): number => {
-  let n = 0;
-  for (const _ of s) n++;
-  return n;
-};
-
-export const documentSchema = z.object({
-  doc_id: z.bigint().min(INT64_MIN).max(INT64_MAX),
-  title: z.string(),
-  body: z.string(),
-  url: z
-    .string()
-    .refine((s) => codePoints(s) <= 256, { message: 'must be at most 256 characters' })
-    .nullish(),
-});
-
-export type Document = z.infer<typeof documentSchema>;
+export { documentSchema, INT64_MAX, INT64_MIN, type Document } from '../pipeline/documentSchema.js';
 
 export interface ValidateOptions<T> {
   deadLetter: DeadLetter;
   schema?: z.ZodType<T>;
 }
-
-const describe = (error: z.ZodError): string =>
-  error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(value)'}: ${i.message}`).join('; ');
-
-/**
- * Checks one payload as {@link validate} does, throwing a {@link RecordError} for one that does
- * not match (shared with the worker thread of `decodeDocumentsInWorker`).
- */
-export const checkPayload = <T>(schema: z.ZodType<T>, payload: unknown): T => {
-  const result = schema.safeParse(payload);
-  if (!result.success) throw new RecordError('validate', 'SchemaError', describe(result.error));
-  return result.data;
-};
 
 export function validate(options: { deadLetter: DeadLetter }): OperatorFunction<Envelope<unknown>, Envelope<Document>>;
 export function validate<T>(options: ValidateOptions<T> & { schema: z.ZodType<T> }): OperatorFunction<Envelope<unknown>, Envelope<T>>;

@@ -7,8 +7,8 @@
  * Started by the operator; not meant to be run on its own.
  */
 import { parentPort } from 'node:worker_threads';
-import { decodeValue } from '../operators/decodeJson.js';
-import { checkPayload, documentSchema } from '../operators/validate.js';
+import { decodeValue, DEFAULT_EXACT_INTEGERS } from './decodeValue.js';
+import { checkPayload, documentSchema } from './documentSchema.js';
 import { RecordError, type Rejection } from './records.js';
 
 /** Record values, sent to the thread. */
@@ -21,7 +21,10 @@ export interface DocumentChunk {
 
 /** What the thread makes of a {@link DocumentChunk}, record for record. */
 export interface DecodedChunk {
-  /** The title, body and url of every accepted document, UTF-8, one after another. */
+  /**
+   * The title, body and url of every accepted document, UTF-8, one after another: written
+   * over the chunk's values, which are done with by then, so no other buffer is allocated.
+   */
   readonly text: ArrayBuffer;
   /** Per record, where its title, body and url end in `text`; each starts where the one before ends. */
   readonly ends: Uint32Array;
@@ -32,33 +35,32 @@ export interface DecodedChunk {
   readonly rejections: readonly (readonly [number, Rejection])[];
 }
 
-const EXACT_INTEGERS = ['doc_id'];
-
 export const decodeChunk = ({ values, lengths }: DocumentChunk): DecodedChunk => {
-  const input = Buffer.from(values);
+  // One buffer, read and then written over. JSON spells every character of a string in at
+  // least as many bytes as UTF-8 does, so a document's text never reaches past the end of its
+  // own value, and a value is decoded into a string before its text is written.
+  const bytes = Buffer.from(values);
   const count = lengths.length;
-  // JSON spells every character of a string in at least as many bytes as UTF-8 does, so the
-  // text of a chunk's documents never needs more room than its values took.
-  const text = Buffer.allocUnsafeSlow(input.length);
   const ends = new Uint32Array(count * 3);
   const hasUrl = new Uint8Array(count);
   const ids = new BigInt64Array(count);
   const rejections: [number, Rejection][] = [];
   let used = 0;
+  /** End of the value being decoded: its text must not be written past it. */
+  let at = 0;
   const put = (s: string): number => {
-    if (text.length - used < s.length * 3 && Buffer.byteLength(s) > text.length - used) {
+    if (at - used < s.length * 3 && Buffer.byteLength(s) > at - used) {
       throw new Error('documentWorker: a document took more bytes as UTF-8 than as JSON');
     }
-    used += text.write(s, used, 'utf8');
+    used += bytes.write(s, used, 'utf8');
     return used;
   };
-  let at = 0;
   for (let i = 0; i < count; i++) {
     const length = lengths[i]!;
-    const value = length < 0 ? null : input.subarray(at, at + length);
+    const value = length < 0 ? null : bytes.subarray(at, at + length);
     if (length > 0) at += length;
     try {
-      const doc = checkPayload(documentSchema, decodeValue(value, EXACT_INTEGERS));
+      const doc = checkPayload(documentSchema, decodeValue(value, DEFAULT_EXACT_INTEGERS));
       ids[i] = doc.doc_id;
       ends[i * 3] = put(doc.title);
       ends[i * 3 + 1] = put(doc.body);
@@ -70,7 +72,7 @@ export const decodeChunk = ({ values, lengths }: DocumentChunk): DecodedChunk =>
       ends.fill(used, i * 3, i * 3 + 3);
     }
   }
-  return { text: text.buffer as ArrayBuffer, ends, hasUrl, ids, rejections };
+  return { text: values, ends, hasUrl, ids, rejections };
 };
 
 parentPort?.on('message', (chunk: DocumentChunk) => {

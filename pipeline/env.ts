@@ -60,6 +60,7 @@ export interface RunSettings extends Connection {
   batchBytes: number;
   batchDelayMs: number;
   sinkConcurrency: number;
+  decodeInWorker: boolean;
   commitIntervalMs: number;
   drainTimeoutMs: number;
   /** Port of the metrics and health endpoints; 0 for none. */

@@ -44,11 +44,15 @@ const values: (string | Buffer | null)[] = [
   '{"doc_id": 9223372036854775808, "title": "out of range", "body": ""}',
   JSON.stringify({ doc_id: 5, title: '大'.repeat(70_000), body: 'y'.repeat(70_000), url: 'https://example.com/5' }),
   '{"doc_id": 6, "title": "dup", "title": "last wins", "body": "\\"quoted\\""}',
+  // 1 MiB and more: decoded on the calling thread, in their turn.
+  JSON.stringify({ doc_id: 9, title: 'large', body: '中'.repeat(400_000), url: null }),
+  `{"doc_id": 10, "title": "large and broken", "body": "${'z'.repeat(1_100_000)}`,
 ];
 
 t.test('accepts and refuses exactly what decodeJson, validate and encodeDocuments do, with the same bytes and reasons', async (t) => {
   // Every value several times over, so chunks of 5 split the kinds in different places.
   const records = Array.from({ length: values.length * 4 }, (_, i) => envelope(values[i % values.length]!, i));
+  t.ok(records.some((r) => (r.value?.length ?? 0) >= 1024 * 1024), 'some values are large enough to be decoded on the calling thread');
   const expected = await outcome(records, onMainThread);
   const got = await outcome(records, (deadLetter) => decodeDocumentsInWorker({ deadLetter, chunkRecords: 5 }));
   t.ok(expected.documents.length > 0 && expected.rejected.length > 0, 'the values hold both kinds');

@@ -49,6 +49,7 @@ export const runCommand = async (options: { config?: string | undefined; flags: 
     budget: { maxRecords: settings.maxInFlightRecords, maxBytes: settings.maxInFlightBytes },
     batch: { maxRecords: settings.batchRecords, maxBytes: settings.batchBytes, maxDelayMs: settings.batchDelayMs },
     sinkConcurrency: settings.sinkConcurrency,
+    decodeInWorker: settings.decodeInWorker,
     commitIntervalMs: settings.commitIntervalMs,
     drainTimeoutMs: settings.drainTimeoutMs,
     logger,

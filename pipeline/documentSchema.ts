@@ -1,0 +1,45 @@
+/**
+ * The upstream document and the check `validate` makes, on their own: `validate` and the worker
+ * thread of `decodeDocumentsInWorker` both use them, so both refuse the same records with the
+ * same words. No RxJS here: the worker thread does not load it.
+ *
+ * @example
+ * ```ts
+ * import { checkPayload, documentSchema } from 'docpipe/pipeline/documentSchema.js';
+ * checkPayload(documentSchema, { doc_id: 1n, title: 't', body: 'b' }); // the typed document
+ * ```
+ */
+import { z } from 'zod';
+import { RecordError } from './records.js';
+
+export const INT64_MIN = -(2n ** 63n);
+export const INT64_MAX = 2n ** 63n - 1n;
+
+/** Counts characters as MySQL's VARCHAR does (code points), not UTF-16 units. */
+const codePoints = (s: string): number => {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
+};
+
+export const documentSchema = z.object({
+  doc_id: z.bigint().min(INT64_MIN).max(INT64_MAX),
+  title: z.string(),
+  body: z.string(),
+  url: z
+    .string()
+    .refine((s) => codePoints(s) <= 256, { message: 'must be at most 256 characters' })
+    .nullish(),
+});
+
+export type Document = z.infer<typeof documentSchema>;
+
+const describe = (error: z.ZodError): string =>
+  error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(value)'}: ${i.message}`).join('; ');
+
+/** Checks one payload against `schema`, throwing a {@link RecordError} with every problem found. */
+export const checkPayload = <T>(schema: z.ZodType<T>, payload: unknown): T => {
+  const result = schema.safeParse(payload);
+  if (!result.success) throw new RecordError('validate', 'SchemaError', describe(result.error));
+  return result.data;
+};
