@@ -79,6 +79,13 @@ export const RSS_BUDGET_MB = 256;
 /** What the README gives for a 256 MB bound; DOCPIPE_FAULTS_NODE_OPTIONS replaces it. */
 export const MEMORY_BOUNDED_NODE_OPTIONS = '--max-old-space-size=192 --max-semi-space-size=2';
 
+/**
+ * The README's bound also caps glibc's malloc arenas: every thread that allocates (librdkafka's,
+ * the decoding worker's) otherwise keeps an arena of its own, 12-14 MB of RSS between them here.
+ * DOCPIPE_FAULTS_MALLOC_ARENA_MAX replaces it (an empty value: glibc's default).
+ */
+export const MEMORY_BOUNDED_MALLOC_ARENA_MAX = '2';
+
 export interface DbConnection {
   host: string;
   port: number;
@@ -267,7 +274,12 @@ export class Member {
       cwd: root,
       // Members run in the memory-bounded configuration the budget is documented for;
       // DOCPIPE_FAULTS_NODE_OPTIONS runs them (not the tests) with other Node options instead.
-      env: { ...process.env, NODE_OPTIONS: process.env.DOCPIPE_FAULTS_NODE_OPTIONS ?? MEMORY_BOUNDED_NODE_OPTIONS, ...env },
+      env: {
+        ...process.env,
+        NODE_OPTIONS: process.env.DOCPIPE_FAULTS_NODE_OPTIONS ?? MEMORY_BOUNDED_NODE_OPTIONS,
+        MALLOC_ARENA_MAX: process.env.DOCPIPE_FAULTS_MALLOC_ARENA_MAX ?? MEMORY_BOUNDED_MALLOC_ARENA_MAX,
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const keep = (d: Buffer) => {
