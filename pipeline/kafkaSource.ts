@@ -33,6 +33,7 @@ import type { Logger } from 'pino';
 import type { Envelope, KafkaHeader } from './envelope.js';
 import type { InFlightBudget } from './inFlightBudget.js';
 import { OffsetTracker, type CommitPosition, type TopicPartition } from './offsetTracker.js';
+import { repeatThrottle } from './repeatThrottle.js';
 import { silentLogger } from './logger.js';
 import { connectClient } from './kafkaConnect.js';
 
@@ -77,6 +78,8 @@ type Consumer = KafkaConsumer & ConsumerExtras;
 const ERR_ASSIGN_PARTITIONS = -175;
 const ERR_REVOKE_PARTITIONS = -174;
 const ERR_UNKNOWN_TOPIC = 3;
+/** A repeated Kafka client error is logged at most once per this long, with how often it came. */
+const ERROR_LOG_WINDOW_MS = 30_000;
 
 /** The broker could not be reached, or refused us, while connecting. */
 export { KafkaConnectError } from './kafkaConnect.js';
@@ -280,13 +283,17 @@ export class KafkaSource {
     consumer.on('event.log', (event: { fac: string; message: string }) =>
       this.log.debug({ fac: event.fac }, redactSecrets(event.message)),
     );
+    // librdkafka repeats an error on every failed reconnect while a broker is away.
+    const passError = repeatThrottle(ERROR_LOG_WINDOW_MS);
     consumer.on('event.error', (err: LibrdKafkaError) => {
       if (err.isFatal) {
         subscriber.error(err);
-      } else {
-        // Transport errors while a broker restarts are expected; librdkafka reconnects.
-        this.log.warn({ code: err.code, err: err.message }, 'kafka client error');
+        return;
       }
+      // Transport errors while a broker restarts are expected; librdkafka reconnects.
+      const held = passError(`${err.code} ${err.message}`);
+      if (held === undefined) return;
+      this.log.warn({ code: err.code, err: err.message, ...(held > 0 && { repeatedSinceLast: held }) }, 'kafka client error');
     });
     await connectClient(consumer, o.brokers, o.connectTimeoutMs ?? 10_000);
     consumer.setDefaultConsumeTimeout(o.pollTimeoutMs ?? 100);
