@@ -31,8 +31,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { Observable, type OperatorFunction } from 'rxjs';
-import { decodeValue, DEFAULT_EXACT_INTEGERS } from '../pipeline/decodeValue.js';
-import { checkPayload, documentSchema } from '../pipeline/documentSchema.js';
+import { decodeDocument } from '../pipeline/documentSchema.js';
 import type { DecodedChunk, DocumentChunk } from '../pipeline/documentWorker.js';
 import { withPayload, type Envelope } from '../pipeline/envelope.js';
 import { RecordError, type DeadLetter } from '../pipeline/records.js';
@@ -101,7 +100,7 @@ export const decodeDocumentsInWorker =
       const decodeHere = (record: Input): void => {
         let doc: EncodedDocument;
         try {
-          doc = encodeHere(checkPayload(documentSchema, decodeValue(record.value, DEFAULT_EXACT_INTEGERS)));
+          doc = encodeHere(decodeDocument(record.value));
         } catch (err) {
           if (!(err instanceof RecordError)) throw err;
           options.deadLetter(record, err);
@@ -130,7 +129,9 @@ export const decodeDocumentsInWorker =
         let next = 0;
         let start = 0;
         turn.chunk.forEach((record, i) => {
-          const end = (k: number): number => ends[i * 3 + k]!;
+          const titleEnd = ends[i * 3]!;
+          const bodyEnd = ends[i * 3 + 1]!;
+          const urlEnd = ends[i * 3 + 2]!;
           if (decoded.rejections[next]?.[0] === i) {
             options.deadLetter(record, decoded.rejections[next]![1]);
             next++;
@@ -138,13 +139,13 @@ export const decodeDocumentsInWorker =
             subscriber.next(
               withPayload(record, {
                 doc_id: ids[i]!,
-                title: text.subarray(start, end(0)),
-                body: text.subarray(end(0), end(1)),
-                url: hasUrl[i] ? text.subarray(end(1), end(2)) : null,
+                title: text.subarray(start, titleEnd),
+                body: text.subarray(titleEnd, bodyEnd),
+                url: hasUrl[i] ? text.subarray(bodyEnd, urlEnd) : null,
               }),
             );
           }
-          start = end(2);
+          start = urlEnd;
         });
         advance();
       });

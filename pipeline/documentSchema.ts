@@ -1,7 +1,8 @@
 /**
- * The upstream document and the check `validate` makes, on their own: `validate` and the worker
- * thread of `decodeDocumentsInWorker` both use them, so both refuse the same records with the
- * same words. No RxJS here: the worker thread does not load it.
+ * The upstream document and the check `validate` makes, on their own, and `decodeDocument`, a
+ * record value decoded and checked: `validate` and both threads of `decodeDocumentsInWorker`
+ * use them, so all refuse the same records with the same words. No RxJS here: the worker
+ * thread does not load it.
  *
  * @example
  * ```ts
@@ -10,6 +11,7 @@
  * ```
  */
 import { z } from 'zod';
+import { decodeValue, DEFAULT_EXACT_INTEGERS } from './decodeValue.js';
 import { RecordError } from './records.js';
 
 export const INT64_MIN = -(2n ** 63n);
@@ -43,3 +45,9 @@ export const checkPayload = <T>(schema: z.ZodType<T>, payload: unknown): T => {
   if (!result.success) throw new RecordError('validate', 'SchemaError', describe(result.error));
   return result.data;
 };
+
+/**
+ * A record value as `decodeJson` and then `validate` with the default schema make it, throwing
+ * their {@link RecordError} for a value either refuses.
+ */
+export const decodeDocument = (value: Buffer | null): Document => checkPayload(documentSchema, decodeValue(value, DEFAULT_EXACT_INTEGERS));

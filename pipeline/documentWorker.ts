@@ -7,8 +7,7 @@
  * Started by the operator; not meant to be run on its own.
  */
 import { parentPort } from 'node:worker_threads';
-import { decodeValue, DEFAULT_EXACT_INTEGERS } from './decodeValue.js';
-import { checkPayload, documentSchema } from './documentSchema.js';
+import { decodeDocument } from './documentSchema.js';
 import { RecordError, type Rejection } from './records.js';
 
 /** Record values, sent to the thread. */
@@ -60,7 +59,7 @@ export const decodeChunk = ({ values, lengths }: DocumentChunk): DecodedChunk =>
     const value = length < 0 ? null : bytes.subarray(at, at + length);
     if (length > 0) at += length;
     try {
-      const doc = checkPayload(documentSchema, decodeValue(value, DEFAULT_EXACT_INTEGERS));
+      const doc = decodeDocument(value);
       ids[i] = doc.doc_id;
       ends[i * 3] = put(doc.title);
       ends[i * 3 + 1] = put(doc.body);

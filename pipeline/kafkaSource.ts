@@ -174,7 +174,9 @@ export class KafkaSource {
         });
       });
     };
-    // One commit at a time, so a slow one is not overtaken by a later, smaller one.
+    // One commit queued at a time, and the revoke path waits for its own to be queued before it
+    // unassigns; answers arriving out of order cannot move a position back (the tracker keeps
+    // the highest).
     const next = (this.commitInFlight ?? Promise.resolve()).then(run);
     this.commitInFlight = next;
     return next;
