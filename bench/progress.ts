@@ -4,12 +4,20 @@
  * and the same for everyone) are left out. The rows of that first write are not counted,
  * since the time they took is not either. A timeline of the count feeds the chart.
  */
+import { cpuTicks, TICKS_PER_SECOND, type CpuTicks } from './machineCpu.js';
+
 export interface Throughput {
   rows: number;
   seconds: number;
   rowsPerSecond: number;
   /** [ms since the first write, rows so far], every `sampleMs` (100 ms by default). */
   timeline: [number, number][];
+  /**
+   * The machine's cores busy over the same span, as a fraction of all of them, and the CPU time
+   * (all processes) each counted row cost: undefined where it cannot be read (not Linux).
+   */
+  machineBusy?: number;
+  cpuMicrosPerRow?: number;
 }
 
 export class Progress {
@@ -19,6 +27,8 @@ export class Progress {
   private firstAt: number | undefined;
   private firstRows = 0;
   private lastAt = 0;
+  private firstCpu: CpuTicks | undefined;
+  private lastCpu: CpuTicks | undefined;
   private readonly timeline: [number, number][] = [];
   private sampler: ReturnType<typeof setInterval> | undefined;
   /** Waiters for a row count, resolved as soon as it is reached. */
@@ -30,7 +40,10 @@ export class Progress {
 
   add(rows: number): void {
     const now = performance.now();
+    // Read at every write, so the span is the same one the rate is counted over.
+    this.lastCpu = cpuTicks();
     if (this.firstAt === undefined) {
+      this.firstCpu = this.lastCpu;
       this.firstAt = now;
       this.firstRows = rows;
       this.timeline.push([0, rows]);
@@ -70,6 +83,13 @@ export class Progress {
     const seconds = (this.lastAt - this.firstAt) / 1000;
     this.timeline.push([this.lastAt - this.firstAt, this.rows]);
     const counted = this.rows - this.firstRows;
-    return { rows: this.rows, seconds, rowsPerSecond: seconds > 0 ? counted / seconds : 0, timeline: this.timeline };
+    const out: Throughput = { rows: this.rows, seconds, rowsPerSecond: seconds > 0 ? counted / seconds : 0, timeline: this.timeline };
+    const a = this.firstCpu;
+    const b = this.lastCpu;
+    if (a && b && b.total > a.total && counted > 0) {
+      out.machineBusy = (b.busy - a.busy) / (b.total - a.total);
+      out.cpuMicrosPerRow = ((b.busy - a.busy) / TICKS_PER_SECOND / counted) * 1e6;
+    }
+    return out;
   }
 }

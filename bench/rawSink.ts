@@ -27,7 +27,7 @@ const IN_FLIGHT = [1, 2, 3];
 
 export type Protocol = 'knex' | 'prepared';
 
-type Insert = (chunk: readonly BenchRow[]) => Promise<void>;
+export type Insert = (chunk: readonly BenchRow[]) => Promise<void>;
 
 const COLUMNS = ['doc_id', 'title', 'body', 'url', 'src_partition', 'src_offset'] as const;
 
@@ -37,7 +37,7 @@ interface DriverConnection {
 }
 
 /** A prepared multi-row INSERT on a connection of its own, one statement text per row count. */
-const preparedInsert = async (knex: Knex, table: string): Promise<{ insert: Insert; release: () => Promise<void> }> => {
+export const preparedInsert = async (knex: Knex, table: string): Promise<{ insert: Insert; release: () => Promise<void> }> => {
   const conn = (await knex.client.acquireConnection()) as DriverConnection;
   const texts = new Map<number, string>();
   const head = `INSERT INTO \`${table}\` (${COLUMNS.map((c) => `\`${c}\``).join(', ')}) VALUES `;
@@ -89,7 +89,7 @@ export class RawSink implements Contender {
   best: SweepPoint | undefined;
   readonly sweep: SweepPoint[] = [];
 
-  constructor(private readonly protocol: Protocol = 'knex') {
+  constructor(readonly protocol: Protocol = 'knex') {
     this.id = protocol === 'knex' ? 'rawSink' : 'rawSinkPrepared';
     this.title = protocol === 'knex' ? 'ceiling: raw knex multi-row INSERT' : 'diagnostic: raw mysql2 prepared multi-row INSERT';
   }

@@ -5,6 +5,7 @@
 import type { ThroughputResult } from './throughput.js';
 import type { StalledSinkResult } from './stalledSink.js';
 import type { LatencyResult } from './latency.js';
+import type { Throughput } from './progress.js';
 
 export interface Targets {
   docpipeToRawSink: number;
@@ -25,11 +26,16 @@ const mb = (bytes: number) => `${Math.round(bytes / 1048576)} MB`;
 
 export const rateOf = (s: ThroughputResult, id: string): number | undefined => s.contenders.find((c) => c.id === id)?.best?.rowsPerSecond;
 
+const cpuCells = (t: Throughput): string[] =>
+  t.cpuMicrosPerRow === undefined ? ['–', '–'] : [`${Math.round(t.machineBusy! * 100)}%`, t.cpuMicrosPerRow.toFixed(1)];
+
 export const scenarioTable = (s: ThroughputResult): string => {
   const sink = rateOf(s, 'rawSink');
   const prepared = rateOf(s, 'rawSinkPrepared');
+  const pipe = rateOf(s, 'rawPipe');
   const peers = PEERS.filter((p) => rateOf(s, p) !== undefined);
-  const head = ['contender', 'rows/s', '÷ raw sink', ...(prepared ? ['÷ prepared raw sink'] : []), ...peers.map((p) => `÷ ${PEER_NAMES[p]}`), 'rounds (rows/s)'];
+  const cpu = s.contenders.some((c) => c.best?.cpuMicrosPerRow !== undefined);
+  const head = ['contender', 'rows/s', '÷ raw sink', ...(prepared ? ['÷ prepared raw sink'] : []), ...(pipe ? ['÷ raw pipe'] : []), ...peers.map((p) => `÷ ${PEER_NAMES[p]}`), ...(cpu ? ['machine busy', 'machine CPU µs/row'] : []), 'rounds (rows/s)'];
   const lines = [`### ${s.title} — ${fmt(s.documents)} documents`, '', `| ${head.join(' | ')} |`, `| ${head.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`];
   for (const c of s.contenders) {
     if (!c.best) {
@@ -39,9 +45,44 @@ export const scenarioTable = (s: ThroughputResult): string => {
     const r = c.best.rowsPerSecond;
     const name = c.sampled ? `${c.title} (first ${fmt(c.documents)} documents)` : c.title;
     const unit = c.id === 'rawSource' ? `${fmt(r)} msgs/s` : fmt(r);
-    lines.push(`| ${[name, unit, ratio(r, sink), ...(prepared ? [ratio(r, prepared)] : []), ...peers.map((p) => ratio(r, rateOf(s, p))), c.rounds.map(fmt).join(', ')].join(' | ')} |`);
+    lines.push(`| ${[name, unit, ratio(r, sink), ...(prepared ? [ratio(r, prepared)] : []), ...(pipe ? [ratio(r, pipe)] : []), ...peers.map((p) => ratio(r, rateOf(s, p))), ...(cpu ? cpuCells(c.best) : []), c.rounds.map(fmt).join(', ')].join(' | ')} |`);
   }
   return lines.join('\n');
+};
+
+const cpuOf = (s: ThroughputResult, id: string): number | undefined => s.contenders.find((c) => c.id === id)?.best?.cpuMicrosPerRow;
+
+/**
+ * What the raw-sink target asks of the machine, from the headline's CPU figures: the cores are
+ * shared, so a rate is the CPU time a row costs everyone divided into the time there is.
+ */
+export const cpuBudgetSection = (s: ThroughputResult, cores: number): string | undefined => {
+  const read = cpuOf(s, 'rawSource');
+  const write = cpuOf(s, 'rawSinkPrepared');
+  const writeText = cpuOf(s, 'rawSink');
+  const pipe = cpuOf(s, 'rawPipe');
+  const docpipe = cpuOf(s, 'docpipe');
+  const sink = s.contenders.find((c) => c.id === 'rawSink')?.best;
+  if (read === undefined || write === undefined || docpipe === undefined || !sink?.machineBusy) return undefined;
+  const wanted = TARGETS.docpipeToRawSink * sink.rowsPerSecond;
+  const allowed = (sink.machineBusy * cores * 1e6) / wanted;
+  const µs = (n: number) => `${n.toFixed(1)} µs`;
+  return [
+    '### Machine CPU a row (headline)',
+    '',
+    `CPU time of every process on the machine (${cores} cores: docpipe, the broker, the database, the kernel) between each contender's first and last write, per row:`,
+    '',
+    '| | µs a row |',
+    '| --- | ---: |',
+    `| reading a message (raw source) | ${read.toFixed(1)} |`,
+    `| writing a row (prepared raw sink${writeText === undefined ? '' : `; ${writeText.toFixed(1)} with knex's SQL text`}) | ${write.toFixed(1)} |`,
+    `| reading and writing, the least a pipeline costs | ${(read + write).toFixed(1)} |`,
+    ...(pipe === undefined ? [] : [`| raw pipe (also JSON.parse and a row object) | ${pipe.toFixed(1)} |`]),
+    `| docpipe, default chain | ${docpipe.toFixed(1)} |`,
+    `| docpipe's own work (decoding, checking, encoding, the upsert, offsets) | ${(docpipe - read - write).toFixed(1)} |`,
+    '',
+    `${TARGETS.docpipeToRawSink} × the raw sink is ${fmt(wanted)} rows/s; with the machine as busy as it was under the raw sink (${Math.round(sink.machineBusy * 100)}%), that leaves ${µs(allowed)} a row for everything, ${µs(allowed - read - write)} of it for docpipe's own work.`,
+  ].join('\n');
 };
 
 export const stalledSection = (r: StalledSinkResult): string =>

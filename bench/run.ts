@@ -21,6 +21,7 @@ import { openContext } from './context.js';
 import { profiles } from './profiles.js';
 import { RawSink } from './rawSink.js';
 import { rawSource } from './rawSource.js';
+import { RawPipe } from './rawPipe.js';
 import { upstreamPeer } from './upstreamPeer.js';
 import { kafkajsPeer } from './kafkajsPeer.js';
 import { confluentKafkaJsPeer } from './confluentKafkaJsPeer.js';
@@ -30,7 +31,7 @@ import { runThroughput, type ThroughputResult } from './throughput.js';
 import { stalledSink, type StalledSinkResult } from './stalledSink.js';
 import { latency, type LatencyResult } from './latency.js';
 import { describeEnvironment, projectRoot } from './environment.js';
-import { checkTargets, latencySection, rateOf, scenarioTable, stalledSection, targetsSection, TARGETS } from './report.js';
+import { checkTargets, cpuBudgetSection, latencySection, rateOf, scenarioTable, stalledSection, targetsSection, TARGETS } from './report.js';
 import { rates, renderChart, type Panel } from './chart.js';
 import { DEFAULT_BUDGET } from '../pipeline/createPipeline.js';
 
@@ -72,7 +73,9 @@ try {
   for (const listed of profile.throughput) {
     const scenario = args.documents === undefined ? listed : { ...listed, documents: Number(args.documents) };
     // A ceiling sweep per scenario: the best statement size depends on the document size.
-    const all = [new RawSink(), new RawSink('prepared'), rawSource, docpipeSinkOnly, docpipeDefault, docpipeCustom, kafkajsPeer, confluentKafkaJsPeer, upstreamPeer(profile.upstreamSample)];
+    const prepared = new RawSink('prepared');
+    // The raw pipe after the prepared sink: the first round's sweep gives it its setting.
+    const all = [new RawSink(), prepared, rawSource, new RawPipe(prepared), docpipeSinkOnly, docpipeDefault, docpipeCustom, kafkajsPeer, confluentKafkaJsPeer, upstreamPeer(profile.upstreamSample)];
     const contenders = only ? all.filter((c) => only.includes(c.id)) : all;
     throughput.push(await runThroughput(ctx, scenario, contenders, profile.rounds, log));
   }
@@ -115,6 +118,7 @@ try {
     `${environment.machine.cpus} × ${environment.machine.cpuModel}, ${Math.round(environment.machine.memoryBytes / 2 ** 30)} GiB; node ${environment.versions.node}, librdkafka ${environment.versions.librdkafka}, KafkaJS ${environment.versions.kafkajs}, MariaDB ${environment.versions.mariadb}, Kafka ${environment.versions.kafkaBroker}. Rows/s count from each contender's first acknowledged write to its last; best of ${profile.rounds} alternating rounds; every table's row count checked. Sampled peers read only the first documents of the topic (one round) and are reported as rows/s.`,
     '',
     ...throughput.flatMap((s) => [scenarioTable(s), '']),
+    ...(headline ? [cpuBudgetSection(headline, environment.machine.cpus)].flatMap((b) => (b ? [b, ''] : [])) : []),
     ...(stalled ? [stalledSection(stalled), ''] : []),
     ...(lat ? [latencySection(lat), ''] : []),
     targetsSection(targets),

@@ -11,13 +11,9 @@
 import Kafka from '@confluentinc/kafka-javascript';
 import type { Contender, RunInput } from './contender.js';
 import { Progress, type Throughput } from './progress.js';
-import { uniqueName } from '../test/helpers/stack.js';
+import { subscribedConsumer } from './subscribedConsumer.js';
 import type { BenchDocument } from './documents.js';
 import { toRow } from './documents.js';
-
-interface TimeoutSwitch {
-  setDefaultIsTimeoutOnlyForFirstMessage(only: boolean): void;
-}
 
 export const upstreamPeer = (sampleSize: number): Contender => ({
   id: 'upstream',
@@ -27,20 +23,10 @@ export const upstreamPeer = (sampleSize: number): Contender => ({
   sample: (total) => Math.min(total, sampleSize),
   async run({ ctx, topic, table, total }: RunInput): Promise<Throughput> {
     const target = Math.min(total, sampleSize);
-    const consumer = new Kafka.KafkaConsumer(
-      {
-        'bootstrap.servers': ctx.brokers,
-        'group.id': uniqueName('bench_upstream'),
-        'enable.auto.commit': true,
-        'enable.auto.offset.store': false,
-        log_level: 0,
-      },
-      { 'auto.offset.reset': 'earliest' },
-    );
-    await new Promise<void>((resolve, reject) => consumer.connect({ timeout: 10_000 }, (err) => (err ? reject(err) : resolve())));
-    consumer.setDefaultConsumeTimeout(100);
-    (consumer as unknown as TimeoutSwitch).setDefaultIsTimeoutOnlyForFirstMessage(true);
-    consumer.subscribe([topic]);
+    const consumer = await subscribedConsumer(ctx.brokers, 'bench_upstream', topic, {
+      'enable.auto.commit': true,
+      'enable.auto.offset.store': false,
+    });
     const progress = new Progress();
     let failure: unknown;
     const loop = async () => {

@@ -1,0 +1,98 @@
+/**
+ * Diagnostic: the least a Kafka-to-MySQL pipeline can do on this machine. The raw source's
+ * consume loop feeding the raw sink's inserts, with only what no such pipeline can skip in
+ * between — `JSON.parse` to find the columns — and nothing a correct one needs: no checks,
+ * no upsert, no offsets committed, no dead letters. It shares the two cores with the broker
+ * and the database the way docpipe does, which neither ceiling does on its own, so docpipe's
+ * rate divided by this one is the part of the gap to the raw-sink ceiling that is docpipe's.
+ *
+ * It inserts the way the raw sink it is given does (text or prepared), with that sink's best
+ * statement size and statements in flight from the same run.
+ */
+import type { Knex } from 'knex';
+import type { Contender, RunInput } from './contender.js';
+import { Progress, type Throughput } from './progress.js';
+import { preparedInsert, type Insert, type RawSink } from './rawSink.js';
+import { rowsPerStatement, type BenchRow } from './documents.js';
+import { rowOf } from './peerWrites.js';
+import { subscribedConsumer } from './subscribedConsumer.js';
+import { UNTHROTTLED } from './rawSource.js';
+
+/** When the sink's sweep has not run (`--only rawPipe`): docpipe's own statement size and concurrency. */
+const FALLBACK = { statementBytes: 2 * 1024 * 1024, inFlight: 3 };
+
+export class RawPipe implements Contender {
+  readonly id = 'rawPipe';
+  readonly title = 'diagnostic: raw consume → JSON.parse → raw INSERT';
+  readonly writes = true;
+
+  constructor(private readonly sink: RawSink) {}
+
+  get configuration(): string {
+    return `the raw source's consume(1000) loop, JSON.parse, plain INSERT like the ${this.sink.title.replace(/^\w+: /, '')} at its best setting, no checks, no upsert, no commits`;
+  }
+
+  async run({ ctx, topic, table, total, docBytes }: RunInput): Promise<Throughput> {
+    const best = this.sink.best;
+    const perStatement = best?.rowsPerStatement ?? rowsPerStatement(FALLBACK.statementBytes, docBytes);
+    const inFlight = best?.inFlight ?? FALLBACK.inFlight;
+    const writers = await Promise.all(Array.from({ length: inFlight }, () => this.writer(ctx.knex, table)));
+    const consumer = await subscribedConsumer(ctx.brokers, 'bench_rawpipe', topic, UNTHROTTLED);
+
+    const progress = new Progress();
+    const idle = [...writers];
+    let rows: BenchRow[] = [];
+    let consumed = 0;
+    let pulling = false;
+    let stopped = false;
+    let failure: unknown;
+
+    // Statements go out while a writer is free; when none is, reading waits for one.
+    const ship = () => {
+      while (idle.length > 0 && (rows.length >= perStatement || (consumed >= total && rows.length > 0))) {
+        const chunk = rows.slice(0, perStatement);
+        rows = rows.slice(chunk.length);
+        const w = idle.pop()!;
+        w.insert(chunk).then(
+          () => {
+            progress.add(chunk.length);
+            idle.push(w);
+            ship();
+            pull();
+          },
+          (err: unknown) => {
+            failure = err;
+            stopped = true;
+          },
+        );
+      }
+    };
+    const pull = () => {
+      if (stopped || pulling || consumed >= total || rows.length >= perStatement) return;
+      pulling = true;
+      consumer.consume(1000, (err, messages) => {
+        pulling = false;
+        if (!err) {
+          for (const m of messages) rows.push(rowOf(m.value!, m.partition, m.offset));
+          consumed += messages.length;
+        }
+        ship();
+        setImmediate(pull);
+      });
+    };
+    pull();
+    try {
+      await progress.reached(total, this.title).catch((err: unknown) => Promise.reject(failure ?? err));
+    } finally {
+      stopped = true;
+      await new Promise<void>((resolve) => consumer.disconnect(() => resolve()));
+      await Promise.all(writers.map((w) => w.release()));
+    }
+    return progress.result();
+  }
+
+  private async writer(knex: Knex, table: string): Promise<{ insert: Insert; release: () => Promise<void> }> {
+    if (this.sink.protocol === 'prepared') return preparedInsert(knex, table);
+    return { insert: async (chunk) => void (await knex(table).insert(chunk)), release: async () => {} };
+  }
+}
