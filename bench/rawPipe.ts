@@ -18,7 +18,7 @@ import { rowOf } from './peerWrites.js';
 import { subscribedConsumer } from './subscribedConsumer.js';
 import { UNTHROTTLED } from './rawSource.js';
 
-/** When the sink's sweep has not run (`--only rawPipe`): docpipe's own statement size and concurrency. */
+/** When the sink's sweep has not run (`--only rawPipe`): one of that sweep's settings. */
 const FALLBACK = { statementBytes: 2 * 1024 * 1024, inFlight: 3 };
 
 export class RawPipe implements Contender {
