@@ -9,14 +9,12 @@
  * It inserts the way the raw sink it is given does (text or prepared), with that sink's best
  * statement size and statements in flight from the same run.
  */
-import type { Knex } from 'knex';
 import type { Contender, RunInput } from './contender.js';
 import { Progress, type Throughput } from './progress.js';
-import { preparedInsert, type Insert, type RawSink } from './rawSink.js';
+import { openWriter, type RawSink } from './rawSink.js';
 import { rowsPerStatement, type BenchRow } from './documents.js';
 import { rowOf } from './peerWrites.js';
-import { subscribedConsumer } from './subscribedConsumer.js';
-import { UNTHROTTLED } from './rawSource.js';
+import { subscribedConsumer, UNTHROTTLED } from './subscribedConsumer.js';
 
 /** When the sink's sweep has not run (`--only rawPipe`): one of that sweep's settings. */
 const FALLBACK = { statementBytes: 2 * 1024 * 1024, inFlight: 3 };
@@ -36,12 +34,12 @@ export class RawPipe implements Contender {
     const best = this.sink.best;
     const perStatement = best?.rowsPerStatement ?? rowsPerStatement(FALLBACK.statementBytes, docBytes);
     const inFlight = best?.inFlight ?? FALLBACK.inFlight;
-    const writers = await Promise.all(Array.from({ length: inFlight }, () => this.writer(ctx.knex, table)));
+    const writers = await Promise.all(Array.from({ length: inFlight }, () => openWriter(ctx.knex, this.sink.protocol, table)));
     const consumer = await subscribedConsumer(ctx.brokers, 'bench_rawpipe', topic, UNTHROTTLED);
 
     const progress = new Progress();
     const idle = [...writers];
-    let rows: BenchRow[] = [];
+    const rows: BenchRow[] = [];
     let consumed = 0;
     let pulling = false;
     let stopped = false;
@@ -50,8 +48,7 @@ export class RawPipe implements Contender {
     // Statements go out while a writer is free; when none is, reading waits for one.
     const ship = () => {
       while (idle.length > 0 && (rows.length >= perStatement || (consumed >= total && rows.length > 0))) {
-        const chunk = rows.slice(0, perStatement);
-        rows = rows.slice(chunk.length);
+        const chunk = rows.splice(0, perStatement);
         const w = idle.pop()!;
         w.insert(chunk).then(
           () => {
@@ -89,10 +86,5 @@ export class RawPipe implements Contender {
       await Promise.all(writers.map((w) => w.release()));
     }
     return progress.result();
-  }
-
-  private async writer(knex: Knex, table: string): Promise<{ insert: Insert; release: () => Promise<void> }> {
-    if (this.sink.protocol === 'prepared') return preparedInsert(knex, table);
-    return { insert: async (chunk) => void (await knex(table).insert(chunk)), release: async () => {} };
   }
 }

@@ -27,7 +27,13 @@ const IN_FLIGHT = [1, 2, 3];
 
 export type Protocol = 'knex' | 'prepared';
 
-export type Insert = (chunk: readonly BenchRow[]) => Promise<void>;
+type Insert = (chunk: readonly BenchRow[]) => Promise<void>;
+
+/** A way to insert statements, and to give back what it holds. */
+export interface Writer {
+  insert: Insert;
+  release(): Promise<void>;
+}
 
 const COLUMNS = ['doc_id', 'title', 'body', 'url', 'src_partition', 'src_offset'] as const;
 
@@ -37,7 +43,7 @@ interface DriverConnection {
 }
 
 /** A prepared multi-row INSERT on a connection of its own, one statement text per row count. */
-export const preparedInsert = async (knex: Knex, table: string): Promise<{ insert: Insert; release: () => Promise<void> }> => {
+const preparedInsert = async (knex: Knex, table: string): Promise<Writer> => {
   const conn = (await knex.client.acquireConnection()) as DriverConnection;
   const texts = new Map<number, string>();
   const head = `INSERT INTO \`${table}\` (${COLUMNS.map((c) => `\`${c}\``).join(', ')}) VALUES `;
@@ -50,13 +56,16 @@ export const preparedInsert = async (knex: Knex, table: string): Promise<{ inser
   return { insert, release: () => knex.client.releaseConnection(conn) as Promise<void> };
 };
 
+/** A writer for `protocol`: prepared statements on a connection of its own, or knex's pool. */
+export const openWriter = async (knex: Knex, protocol: Protocol, table: string): Promise<Writer> =>
+  protocol === 'prepared' ? preparedInsert(knex, table) : { insert: async (chunk) => void (await knex(table).insert(chunk)), release: async () => {} };
+
 /** Inserts every row with `inFlight` workers taking statements off one shared cursor. */
 const insertAll = async (knex: Knex, protocol: Protocol, table: string, rows: readonly BenchRow[], perStatement: number, inFlight: number): Promise<Throughput> => {
   const progress = new Progress();
   let next = 0;
   const worker = async () => {
-    const prepared = protocol === 'prepared' ? await preparedInsert(knex, table) : undefined;
-    const insert: Insert = prepared?.insert ?? (async (chunk) => void (await knex(table).insert(chunk)));
+    const { insert, release } = await openWriter(knex, protocol, table);
     try {
       for (;;) {
         const from = next;
@@ -67,7 +76,7 @@ const insertAll = async (knex: Knex, protocol: Protocol, table: string, rows: re
         progress.add(chunk.length);
       }
     } finally {
-      await prepared?.release();
+      await release();
     }
   };
   await Promise.all(Array.from({ length: inFlight }, worker));

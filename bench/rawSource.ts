@@ -5,15 +5,7 @@
  */
 import type { Contender, RunInput } from './contender.js';
 import { Progress, type Throughput } from './progress.js';
-import { subscribedConsumer } from './subscribedConsumer.js';
-
-/**
- * Once its prefetch queue is full (64 MiB by default), librdkafka waits `fetch.queue.backoff.ms`
- * (1 s by default) before fetching again, however soon the queue drains: 100,000 × 1 KB
- * documents read at 79k/s with the default, of which 0.7 s was spent waiting on an empty queue,
- * and at 150-190k/s with 10 ms. A ceiling must not pay that; docpipe sets the same.
- */
-export const UNTHROTTLED = { 'fetch.queue.backoff.ms': 10 } as const;
+import { subscribedConsumer, UNTHROTTLED } from './subscribedConsumer.js';
 
 export const rawSource: Contender = {
   id: 'rawSource',

@@ -24,7 +24,9 @@ const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const ratio = (a: number, b: number | undefined) => (b && b > 0 ? (a / b >= 10 ? (a / b).toFixed(1) : (a / b).toFixed(2)) : '–');
 const mb = (bytes: number) => `${Math.round(bytes / 1048576)} MB`;
 
-export const rateOf = (s: ThroughputResult, id: string): number | undefined => s.contenders.find((c) => c.id === id)?.best?.rowsPerSecond;
+const bestOf = (s: ThroughputResult, id: string): Throughput | undefined => s.contenders.find((c) => c.id === id)?.best;
+
+export const rateOf = (s: ThroughputResult, id: string): number | undefined => bestOf(s, id)?.rowsPerSecond;
 
 const cpuCells = (t: Throughput): string[] =>
   t.cpuMicrosPerRow === undefined ? ['–', '–'] : [`${Math.round(t.machineBusy! * 100)}%`, t.cpuMicrosPerRow.toFixed(1)];
@@ -50,7 +52,7 @@ export const scenarioTable = (s: ThroughputResult): string => {
   return lines.join('\n');
 };
 
-const cpuOf = (s: ThroughputResult, id: string): number | undefined => s.contenders.find((c) => c.id === id)?.best?.cpuMicrosPerRow;
+const cpuOf = (s: ThroughputResult, id: string): number | undefined => bestOf(s, id)?.cpuMicrosPerRow;
 
 /**
  * What the raw-sink target asks of the machine, from the headline's CPU figures: the cores are
@@ -62,7 +64,7 @@ export const cpuBudgetSection = (s: ThroughputResult, cores: number): string | u
   const writeText = cpuOf(s, 'rawSink');
   const pipe = cpuOf(s, 'rawPipe');
   const docpipe = cpuOf(s, 'docpipe');
-  const sink = s.contenders.find((c) => c.id === 'rawSink')?.best;
+  const sink = bestOf(s, 'rawSink');
   if (read === undefined || write === undefined || docpipe === undefined || !sink?.machineBusy) return undefined;
   const wanted = TARGETS.docpipeToRawSink * sink.rowsPerSecond;
   const allowed = (sink.machineBusy * cores * 1e6) / wanted;

@@ -96,6 +96,7 @@ try {
   const docpipe = headline && rateOf(headline, 'docpipe');
   const sink = headline && rateOf(headline, 'rawSink');
   const gateRatio = docpipe !== undefined && sink ? docpipe / sink : 0;
+  const budget = headline && cpuBudgetSection(headline, environment.machine.cpus);
   const when = new Date(started).toISOString();
   const result = {
     when,
@@ -118,7 +119,7 @@ try {
     `${environment.machine.cpus} × ${environment.machine.cpuModel}, ${Math.round(environment.machine.memoryBytes / 2 ** 30)} GiB; node ${environment.versions.node}, librdkafka ${environment.versions.librdkafka}, KafkaJS ${environment.versions.kafkajs}, MariaDB ${environment.versions.mariadb}, Kafka ${environment.versions.kafkaBroker}. Rows/s count from each contender's first acknowledged write to its last; best of ${profile.rounds} alternating rounds; every table's row count checked. Sampled peers read only the first documents of the topic (one round) and are reported as rows/s.`,
     '',
     ...throughput.flatMap((s) => [scenarioTable(s), '']),
-    ...(headline ? [cpuBudgetSection(headline, environment.machine.cpus)].flatMap((b) => (b ? [b, ''] : [])) : []),
+    ...(budget ? [budget, ''] : []),
     ...(stalled ? [stalledSection(stalled), ''] : []),
     ...(lat ? [latencySection(lat), ''] : []),
     targetsSection(targets),
