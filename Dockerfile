@@ -25,5 +25,5 @@ COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 USER node
-ENTRYPOINT ["node", "dist/pipeline/cli.js"]
+ENTRYPOINT ["node", "dist/pipeline/cli/main.js"]
 CMD ["run"]

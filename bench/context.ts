@@ -6,7 +6,7 @@
 import knexFactory, { type Knex } from 'knex';
 import { createTopic, db, kafkaBrokers, produce, uniqueName } from '../test/helpers/stack.js';
 import { migrateInputData } from '../sinks/inputDataTable.js';
-import type { DbConnection } from '../pipeline/env.js';
+import type { DbConnection } from '../sinks/database.js';
 import { makeDocuments, toMessages } from './documents.js';
 
 export interface BenchContext {

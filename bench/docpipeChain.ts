@@ -7,7 +7,7 @@
  */
 import { map } from 'rxjs';
 import { createPipeline } from '../pipeline/createPipeline.js';
-import { withPayload, type Envelope } from '../pipeline/envelope.js';
+import { withPayload, type Envelope } from '../pipeline/core/envelope.js';
 import type { Document } from '../operators/validate.js';
 import type { Contender, RunInput } from './contender.js';
 import { Progress, type Throughput } from './progress.js';

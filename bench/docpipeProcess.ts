@@ -17,7 +17,7 @@ export interface DocpipeProcess {
 }
 
 export const startDocpipe = (ctx: BenchContext, settings: Record<string, string>): DocpipeProcess => {
-  const cli = resolve(import.meta.dirname, '../pipeline/cli.js');
+  const cli = resolve(import.meta.dirname, '../pipeline/cli/main.js');
   const env = {
     ...process.env,
     DOCPIPE_KAFKA_BROKERS: ctx.brokers,

@@ -7,8 +7,8 @@
  * default chain's are: 1,000 records of one partition each, 3 written at once.
  */
 import { from, lastValueFrom, toArray } from 'rxjs';
-import { createKnex } from '../pipeline/createPipeline.js';
-import type { Envelope } from '../pipeline/envelope.js';
+import { createKnex } from '../sinks/createKnex.js';
+import type { Envelope } from '../pipeline/core/envelope.js';
 import { encodeDocuments, type EncodedDocument } from '../operators/encodeDocuments.js';
 import { MysqlSink } from '../sinks/mysqlSink.js';
 import type { Contender, RunInput } from './contender.js';

@@ -11,7 +11,7 @@
  * ```
  */
 import { Observable, type OperatorFunction } from 'rxjs';
-import type { Batch, Envelope } from '../pipeline/envelope.js';
+import type { Batch, Envelope } from '../pipeline/core/envelope.js';
 
 export interface BatchOptions {
   maxRecords?: number;

@@ -12,25 +12,9 @@
  * ```
  */
 import { mergeMap, type OperatorFunction } from 'rxjs';
-import type { Batch, Envelope } from '../pipeline/envelope.js';
-import type { DeadLetter, Rejection } from '../pipeline/records.js';
-
-export interface SinkRejection<T> {
-  record: Envelope<T>;
-  rejection: Rejection;
-}
-
-export interface SinkResult<T> {
-  /** Rows written (after de-duplication within the batch). */
-  written: number;
-  /** Records refused for their data; everything else in the batch is durably written. */
-  rejected: SinkRejection<T>[];
-}
-
-export interface RecordSink<T> {
-  /** Resolves once the batch is durable; retries transient failures itself. */
-  write(records: readonly Envelope<T>[]): Promise<SinkResult<T>>;
-}
+import type { Batch, Envelope } from '../pipeline/core/envelope.js';
+import type { DeadLetter } from '../pipeline/core/rejections.js';
+import type { RecordSink } from '../pipeline/core/recordSink.js';
 
 export interface BulkInsertOptions {
   deadLetter: DeadLetter;

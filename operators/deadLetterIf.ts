@@ -12,8 +12,8 @@
  * ```
  */
 import type { OperatorFunction } from 'rxjs';
-import type { Envelope } from '../pipeline/envelope.js';
-import { RecordError, type DeadLetter } from '../pipeline/records.js';
+import type { Envelope } from '../pipeline/core/envelope.js';
+import { RecordError, type DeadLetter } from '../pipeline/core/rejections.js';
 import { mapRecords } from './mapRecords.js';
 
 export interface DeadLetterIfOptions {

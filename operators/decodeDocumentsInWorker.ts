@@ -31,10 +31,10 @@
  */
 import { Worker } from 'node:worker_threads';
 import { Observable, type OperatorFunction } from 'rxjs';
-import { decodeDocument } from '../pipeline/documentSchema.js';
-import type { DecodedChunk, DocumentChunk } from '../pipeline/documentWorker.js';
-import { withPayload, type Envelope } from '../pipeline/envelope.js';
-import { RecordError, type DeadLetter } from '../pipeline/records.js';
+import { decodeDocument } from '../pipeline/core/documentSchema.js';
+import type { DecodedChunk, DocumentChunk } from './decodeDocumentsInWorker.worker.js';
+import { withPayload, type Envelope } from '../pipeline/core/envelope.js';
+import { RecordError, type DeadLetter } from '../pipeline/core/rejections.js';
 import { documentEncoder, type EncodedDocument } from './encodeDocuments.js';
 
 export interface DecodeDocumentsInWorkerOptions {
@@ -56,7 +56,7 @@ type Turn = { chunk: Input[] } | { large: Input };
  */
 const workerModule = (): URL => {
   const extension = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-  return new URL(`../pipeline/documentWorker${extension}`, import.meta.url);
+  return new URL(`./decodeDocumentsInWorker.worker${extension}`, import.meta.url);
 };
 
 export const decodeDocumentsInWorker =

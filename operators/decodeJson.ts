@@ -11,9 +11,9 @@
  * ```
  */
 import type { OperatorFunction } from 'rxjs';
-import { decodeValue, DEFAULT_EXACT_INTEGERS } from '../pipeline/decodeValue.js';
-import type { Envelope } from '../pipeline/envelope.js';
-import type { DeadLetter } from '../pipeline/records.js';
+import { decodeValue, DEFAULT_EXACT_INTEGERS } from '../pipeline/core/decodeValue.js';
+import type { Envelope } from '../pipeline/core/envelope.js';
+import type { DeadLetter } from '../pipeline/core/rejections.js';
 import { mapRecords } from './mapRecords.js';
 
 export interface DecodeJsonOptions {

@@ -25,26 +25,11 @@
  * ```
  */
 import { map, type OperatorFunction } from 'rxjs';
-import { withPayload, type Envelope } from '../pipeline/envelope.js';
-import type { Document } from './validate.js';
+import { withPayload, type Envelope } from '../pipeline/core/envelope.js';
+import type { Document } from '../pipeline/core/documentSchema.js';
+import { LARGE_TEXT, type EncodedDocument, type EncodedText } from '../pipeline/core/encodedDocument.js';
 
-/**
- * Text as UTF-8 bytes — or, above {@link LARGE_TEXT} characters, still the string: V8 keeps
- * strings that large apart from the young generation and never copies them, so encoding one
- * would gain nothing and hold a second copy of it while the first is collected.
- */
-export type EncodedText = Buffer | string;
-
-/** A {@link Document} whose text is UTF-8 bytes: the form `MysqlSink` writes without converting. */
-export interface EncodedDocument {
-  readonly doc_id: bigint;
-  readonly title: EncodedText;
-  readonly body: EncodedText;
-  readonly url: EncodedText | null;
-}
-
-/** Characters above which text stays a string (64 Ki: 128 KiB as UTF-16, V8's large-object size). */
-export const LARGE_TEXT = 64 * 1024;
+export { LARGE_TEXT, type EncodedDocument, type EncodedText } from '../pipeline/core/encodedDocument.js';
 
 /** Bytes of the shared buffers text is written into. */
 const SLAB_BYTES = 64 * 1024;

@@ -9,7 +9,7 @@
  * ```
  */
 import { Observable, type OperatorFunction } from 'rxjs';
-import type { Envelope } from '../pipeline/envelope.js';
+import type { Envelope } from '../pipeline/core/envelope.js';
 
 export const filterRecords =
   <T>(keep: (payload: T, record: Envelope<T>) => boolean): OperatorFunction<Envelope<T>, Envelope<T>> =>

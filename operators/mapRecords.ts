@@ -15,8 +15,8 @@
  * ```
  */
 import { Observable, type OperatorFunction } from 'rxjs';
-import { withPayload, type Envelope } from '../pipeline/envelope.js';
-import { RecordError, type DeadLetter } from '../pipeline/records.js';
+import { withPayload, type Envelope } from '../pipeline/core/envelope.js';
+import { RecordError, type DeadLetter } from '../pipeline/core/rejections.js';
 
 export interface MapRecordsOptions {
   deadLetter: DeadLetter;

@@ -17,12 +17,12 @@
  */
 import type { OperatorFunction } from 'rxjs';
 import type { z } from 'zod';
-import { checkPayload, documentSchema, type Document } from '../pipeline/documentSchema.js';
-import type { Envelope } from '../pipeline/envelope.js';
-import type { DeadLetter } from '../pipeline/records.js';
+import { checkPayload, documentSchema, type Document } from '../pipeline/core/documentSchema.js';
+import type { Envelope } from '../pipeline/core/envelope.js';
+import type { DeadLetter } from '../pipeline/core/rejections.js';
 import { mapRecords } from './mapRecords.js';
 
-export { documentSchema, INT64_MAX, INT64_MIN, type Document } from '../pipeline/documentSchema.js';
+export { documentSchema, INT64_MAX, INT64_MIN, type Document } from '../pipeline/core/documentSchema.js';
 
 export interface ValidateOptions<T> {
   deadLetter: DeadLetter;

@@ -16,25 +16,24 @@
  * await pipeline.done; // rejects on a fatal error, after committing what is done
  * ```
  */
-import knexFactory, { type Knex } from 'knex';
 import type { Observable, OperatorFunction, Subscription } from 'rxjs';
 import type { Logger } from 'pino';
-import type { Envelope } from './envelope.js';
-import type { DeadLetter } from './records.js';
-import { InFlightBudget, type BudgetLimits } from './inFlightBudget.js';
-import { KafkaSource, type RdKafkaSettings } from './kafkaSource.js';
-import { silentLogger } from './logger.js';
-import { isSqlite, type Database, type DbConnection } from './env.js';
+import type { Envelope } from './core/envelope.js';
+import type { DeadLetter } from './core/rejections.js';
+import { InFlightBudget, type BudgetLimits } from './core/inFlightBudget.js';
+import { KafkaSource, type RdKafkaSettings } from './kafka/kafkaSource.js';
+import { silentLogger } from './core/silentLogger.js';
+import { isSqlite, openDatabase, type Database } from '../sinks/database.js';
 import { batch, type BatchOptions } from '../operators/batch.js';
 import { bulkInsert, type BatchWritten } from '../operators/bulkInsert.js';
 import { decodeJson } from '../operators/decodeJson.js';
 import { validate, type Document } from '../operators/validate.js';
 import { MysqlSink } from '../sinks/mysqlSink.js';
 import { SqliteSink } from '../sinks/sqliteSink.js';
-import { createSqliteKnex } from '../sinks/sqliteDatabase.js';
 import { encodeDocuments, type EncodedDocument } from '../operators/encodeDocuments.js';
 import { decodeDocumentsInWorker } from '../operators/decodeDocumentsInWorker.js';
-import { DeadLetterWriter } from '../sinks/deadLetterWriter.js';
+import type { DeadLetterWriter } from '../sinks/deadLetterWriter.js';
+import { openDeadLetterWriter } from './openDeadLetterWriter.js';
 
 export interface PipelineConfig {
   kafka: {
@@ -116,33 +115,6 @@ const RELEASE_GRACE_MS = 2_000;
 // 1,000-record batches in flight.
 export const DEFAULT_BUDGET: BudgetLimits = { maxRecords: 5_000, maxBytes: 32 * 1024 * 1024, lowWater: 0.5 };
 
-/** A knex pool for docpipe: utf8mb4, exact 64-bit integers, strict SQL mode. */
-export const createKnex = (db: DbConnection, poolSize: number): Knex =>
-  knexFactory({
-    client: 'mysql2',
-    connection: {
-      ...db,
-      charset: 'utf8mb4',
-      supportBigNumbers: true,
-      bigNumberStrings: true,
-      connectTimeout: 5_000,
-      // The sink prepares one statement per batch size it meets; the driver closes the least
-      // recently used beyond this, so odd sizes do not pile up on the server.
-      maxPreparedStatements: 32,
-    },
-    pool: {
-      min: 0,
-      max: poolSize,
-      // Strict mode turns bad data into errors (dead letters) instead of silently truncated rows.
-      afterCreate: (conn: { query: (sql: string, cb: (err: Error | null) => void) => void }, done: (err: Error | null, c: unknown) => void) =>
-        conn.query("SET SESSION sql_mode = CONCAT(@@SESSION.sql_mode, ',STRICT_ALL_TABLES')", (err) => done(err, conn)),
-    },
-    acquireConnectionTimeout: 10_000,
-  });
-
-/** A knex pool on either kind of database. */
-export const openDatabase = (db: Database, poolSize: number): Knex => (isSqlite(db) ? createSqliteKnex(db.filename) : createKnex(db, poolSize));
-
 export const createPipeline = async (config: PipelineConfig): Promise<Pipeline> => {
   const log = (config.logger ?? silentLogger).child({ component: 'pipeline' });
   const concurrency = config.sinkConcurrency ?? 3;
@@ -157,7 +129,7 @@ export const createPipeline = async (config: PipelineConfig): Promise<Pipeline> 
       ...(config.logger && { logger: config.logger }),
     };
     sink = isSqlite(config.db) ? await SqliteSink.open(knex, sinkOptions) : await MysqlSink.open(knex, sinkOptions);
-    dlq = await DeadLetterWriter.open({
+    dlq = await openDeadLetterWriter({
       brokers: config.kafka.brokers,
       ...(config.kafka.deadLetterTopic && { topicFor: config.kafka.deadLetterTopic }),
       ...(config.kafka.rdkafka && { rdkafka: config.kafka.rdkafka }),

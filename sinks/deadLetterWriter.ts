@@ -5,29 +5,48 @@
  * only once Kafka acknowledges its dead-letter copy; until then it holds its partition's
  * commit position, and a failed produce is retried with backoff, without end.
  *
+ * The writer knows nothing of the Kafka client: it is given a {@link DeadLetterTransport}
+ * (`openDeadLetterWriter` from `docpipe` builds one on librdkafka), so a test or another
+ * broker client can stand in for it.
+ *
  * @example
  * ```ts
- * const dlq = await DeadLetterWriter.open({ brokers: '127.0.0.1:9092' });
+ * import { openDeadLetterWriter } from 'docpipe';
+ * import { decodeJson } from 'docpipe/operators';
+ * const dlq = await openDeadLetterWriter({ brokers: '127.0.0.1:9092' });
  * records.pipe(decodeJson({ deadLetter: dlq.send }));
  * await dlq.close();
  * ```
  */
-import Kafka, { type IAdminClient, type MessageHeader } from '@confluentinc/kafka-javascript';
+import type { MessageHeader } from '@confluentinc/kafka-javascript';
 import type { Logger } from 'pino';
-import { coordinates, type Envelope } from '../pipeline/envelope.js';
-import { silentLogger } from '../pipeline/logger.js';
-import { backoffDelay } from '../pipeline/retry.js';
-import type { DeadLetter, Rejection } from '../pipeline/records.js';
-import { DocumentProducer } from '../pipeline/documentProducer.js';
-import type { RdKafkaSettings } from '../pipeline/kafkaSource.js';
+import { coordinates, type Envelope } from '../pipeline/core/envelope.js';
+import { silentLogger } from '../pipeline/core/silentLogger.js';
+import { backoffDelay } from '../pipeline/core/retry.js';
+import type { DeadLetter, Rejection } from '../pipeline/core/rejections.js';
+
+/** A dead-letter copy as the transport sends it. */
+export interface DeadLetterMessage {
+  topic: string;
+  value: Buffer | null;
+  key: Buffer | null;
+  headers: MessageHeader[];
+  timestamp: number | undefined;
+}
+
+/** What the writer needs of a Kafka client. */
+export interface DeadLetterTransport {
+  /** Resolves once the broker acknowledges the copy; rejects when it does not. */
+  send(message: DeadLetterMessage): Promise<unknown>;
+  /** Creates the topic if it is missing; rejects when that fails (the copy is sent anyway). */
+  createTopic(topic: string, config: Record<string, string>): Promise<void>;
+  close(): Promise<void>;
+}
 
 export interface DeadLetterWriterOptions {
-  brokers: string;
   /** The dead-letter topic for a record's topic (default `<topic>.dlq`). */
   topicFor?: (topic: string) => string;
-  connectTimeoutMs?: number;
   retry?: { initialDelayMs?: number; maxDelayMs?: number };
-  rdkafka?: RdKafkaSettings;
   logger?: Logger;
   /**
    * `max.message.bytes` of a dead-letter topic docpipe creates (default 64 MiB): poison
@@ -58,29 +77,12 @@ export class DeadLetterWriter {
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
   /** Dead-letter topics created (or found) so far, by name. */
   private readonly topics = new Map<string, Promise<void>>();
-  private admin: IAdminClient | undefined;
 
-  private constructor(
-    private readonly producer: DocumentProducer,
-    private readonly options: DeadLetterWriterOptions,
+  constructor(
+    private readonly transport: DeadLetterTransport,
+    private readonly options: DeadLetterWriterOptions = {},
   ) {
     this.log = (options.logger ?? silentLogger).child({ component: 'dead-letter' });
-  }
-
-  static async open(options: DeadLetterWriterOptions): Promise<DeadLetterWriter> {
-    const producer = await DocumentProducer.open({
-      brokers: options.brokers,
-      ...(options.connectTimeoutMs !== undefined && { connectTimeoutMs: options.connectTimeoutMs }),
-      rdkafka: {
-        'client.id': 'docpipe-dead-letters',
-        // Surface a stuck delivery as an error to retry (and log) rather than waiting 5 minutes.
-        'message.timeout.ms': 30_000,
-        // Poison records can be large; the broker's topic limit still applies.
-        'message.max.bytes': 64 * 1024 * 1024,
-        ...options.rdkafka,
-      },
-    });
-    return new DeadLetterWriter(producer, options);
   }
 
   /** Dead-letters a record; it becomes done when Kafka acknowledges the copy. */
@@ -114,24 +116,18 @@ export class DeadLetterWriter {
   async close(): Promise<void> {
     this.closed = true;
     for (const t of this.timers) clearTimeout(t);
-    this.admin?.disconnect();
-    await this.producer.close(5_000);
+    await this.transport.close();
   }
 
   /** Creates the dead-letter topic once, before its first copy; "already exists" is fine. */
   private ensureTopic(topic: string): Promise<void> {
     let ready = this.topics.get(topic);
     if (!ready) {
-      this.admin ??= Kafka.AdminClient.create({ 'bootstrap.servers': this.options.brokers, ...this.options.rdkafka });
-      const admin = this.admin;
-      ready = new Promise<void>((resolve) => {
-        const config = { 'max.message.bytes': String(this.options.topicMaxMessageBytes ?? 64 * 1024 * 1024) };
-        admin.createTopic({ topic, num_partitions: 1, replication_factor: -1, config }, 10_000, (err) => {
-          // Exists already (code 36), or creation is not allowed: either way produce, and let
-          // the broker's answer decide (a refused copy is retried, never dropped).
-          if (err && err.code !== 36) this.log.warn({ topic, err: err.message }, 'could not create the dead-letter topic');
-          resolve();
-        });
+      const config = { 'max.message.bytes': String(this.options.topicMaxMessageBytes ?? 64 * 1024 * 1024) };
+      // Creation refused or not allowed: produce anyway and let the broker's answer decide (a
+      // refused copy is retried, never dropped).
+      ready = this.transport.createTopic(topic, config).catch((err: unknown) => {
+        this.log.warn({ topic, err: err instanceof Error ? err.message : String(err) }, 'could not create the dead-letter topic');
       });
       this.topics.set(topic, ready);
     }
@@ -154,7 +150,7 @@ export class DeadLetterWriter {
     const r = this.options.retry ?? {};
     for (let attempt = 1; !this.closed; attempt++) {
       try {
-        await this.producer.sendMessage({ topic, value: record.value, key: record.key, headers, timestamp: record.timestamp });
+        await this.transport.send({ topic, value: record.value, key: record.key, headers, timestamp: record.timestamp });
       } catch (err) {
         this.log.warn({ record: coordinates(record), err: (err as Error).message, attempt }, 'dead letter not acknowledged; retrying');
         await new Promise<void>((resolve) => {

@@ -75,14 +75,6 @@ export const classifyMysqlError = (error: unknown): ErrorKind => {
   return 'fatal';
 };
 
-/** A database failure that retrying cannot fix; the pipeline stops with this message. */
-export class FatalSinkError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'FatalSinkError';
-  }
-}
-
 export const describeDbError = (error: unknown): string => {
   const e = error as { code?: string; errno?: number; sqlMessage?: string; message?: string };
   const text = e.sqlMessage ?? e.message ?? String(error);

@@ -27,14 +27,14 @@
  */
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
-import type { Envelope } from '../pipeline/envelope.js';
-import { silentLogger } from '../pipeline/logger.js';
-import { retry } from '../pipeline/retry.js';
-import type { Rejection } from '../pipeline/records.js';
-import type { RecordSink, SinkRejection, SinkResult } from '../operators/bulkInsert.js';
-import type { Document } from '../operators/validate.js';
-import type { EncodedDocument, EncodedText } from '../operators/encodeDocuments.js';
-import { classifyMysqlError, describeDbError, FatalSinkError } from './mysqlErrors.js';
+import type { Envelope } from '../pipeline/core/envelope.js';
+import { silentLogger } from '../pipeline/core/silentLogger.js';
+import { retry } from '../pipeline/core/retry.js';
+import type { Rejection } from '../pipeline/core/rejections.js';
+import { FatalSinkError, type RecordSink, type SinkRejection, type SinkResult } from '../pipeline/core/recordSink.js';
+import type { Document } from '../pipeline/core/documentSchema.js';
+import type { EncodedDocument, EncodedText } from '../pipeline/core/encodedDocument.js';
+import { classifyMysqlError, describeDbError } from './mysqlErrors.js';
 import { migrateInputData } from './inputDataTable.js';
 
 export interface MysqlSinkOptions {

@@ -17,12 +17,11 @@
 import type { Knex } from 'knex';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Logger } from 'pino';
-import type { Envelope } from '../pipeline/envelope.js';
-import { silentLogger } from '../pipeline/logger.js';
-import { retry } from '../pipeline/retry.js';
-import type { RecordSink, SinkResult } from '../operators/bulkInsert.js';
-import type { Document } from '../operators/validate.js';
-import { FatalSinkError } from './mysqlErrors.js';
+import type { Envelope } from '../pipeline/core/envelope.js';
+import { silentLogger } from '../pipeline/core/silentLogger.js';
+import { retry } from '../pipeline/core/retry.js';
+import { FatalSinkError, type RecordSink, type SinkResult } from '../pipeline/core/recordSink.js';
+import type { Document } from '../pipeline/core/documentSchema.js';
 import { migrateInputData } from './inputDataTable.js';
 
 export interface SqliteSinkOptions {

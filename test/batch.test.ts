@@ -1,7 +1,7 @@
 import t from 'tap';
 import { Subject } from 'rxjs';
 import { batch } from '../operators/batch.js';
-import type { Batch, Envelope } from '../pipeline/envelope.js';
+import type { Batch, Envelope } from '../pipeline/core/envelope.js';
 import { envelopeOf } from './helpers/envelopes.js';
 
 const rec = (offset: number, size = 10): Envelope<number> => envelopeOf(offset, offset, { size });

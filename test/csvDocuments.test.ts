@@ -1,7 +1,7 @@
 import t from 'tap';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readCsvDocuments, CsvFileError, type CsvRow, DEFAULT_MAPPING } from '../pipeline/csvDocuments.js';
+import { readCsvDocuments, CsvFileError, type CsvRow, DEFAULT_MAPPING } from '../pipeline/documents/csvDocuments.js';
 
 const rowsOf = async (content: string | Buffer, mapping = DEFAULT_MAPPING): Promise<CsvRow[]> => {
   const dir = t.testdir({});

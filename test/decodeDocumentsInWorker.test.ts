@@ -4,8 +4,8 @@ import { decodeDocumentsInWorker } from '../operators/decodeDocumentsInWorker.js
 import { decodeJson } from '../operators/decodeJson.js';
 import { encodeDocuments, type EncodedDocument, type EncodedText } from '../operators/encodeDocuments.js';
 import { validate } from '../operators/validate.js';
-import type { Envelope } from '../pipeline/envelope.js';
-import type { Rejection } from '../pipeline/records.js';
+import type { Envelope } from '../pipeline/core/envelope.js';
+import type { Rejection } from '../pipeline/core/rejections.js';
 import { envelopeOf } from './helpers/envelopes.js';
 
 const envelope = (value: string | Buffer | null, offset: number): Envelope<Buffer | null> => {

@@ -1,9 +1,9 @@
 import t from 'tap';
 import { from, lastValueFrom, toArray } from 'rxjs';
 import { decodeJson } from '../operators/decodeJson.js';
-import { parseJsonExact } from '../pipeline/exactJson.js';
-import type { Envelope } from '../pipeline/envelope.js';
-import type { Rejection } from '../pipeline/records.js';
+import { parseJsonExact } from '../pipeline/core/exactJson.js';
+import type { Envelope } from '../pipeline/core/envelope.js';
+import type { Rejection } from '../pipeline/core/rejections.js';
 import { envelopeOf } from './helpers/envelopes.js';
 
 const envelope = (value: string | Buffer | null, offset = 0): Envelope<Buffer | null> => {

@@ -2,8 +2,8 @@
 // queue that makes callers wait, and batch failures reported per message.
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
-import { DocumentProducer, SendBatchError } from '../pipeline/documentProducer.js';
-import { parseJsonExact } from '../pipeline/exactJson.js';
+import { DocumentProducer, SendBatchError } from '../pipeline/kafka/documentProducer.js';
+import { parseJsonExact } from '../pipeline/core/exactJson.js';
 import { createTopic, kafkaBrokers } from './helpers/stack.js';
 import { readAll } from './helpers/kafka.js';
 

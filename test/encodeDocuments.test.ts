@@ -1,7 +1,7 @@
 import t from 'tap';
 import { from, lastValueFrom, toArray } from 'rxjs';
 import { encodeDocuments, LARGE_TEXT, type EncodedText } from '../operators/encodeDocuments.js';
-import type { Envelope } from '../pipeline/envelope.js';
+import type { Envelope } from '../pipeline/core/envelope.js';
 import type { Document } from '../operators/validate.js';
 import { envelopeOf } from './helpers/envelopes.js';
 

@@ -1,6 +1,6 @@
 import t from 'tap';
-import { ConfigError } from '../pipeline/env.js';
-import { connectionFromEnv } from '../pipeline/runConfig.js';
+import { ConfigError } from '../pipeline/cli/env.js';
+import { connectionFromEnv } from '../pipeline/cli/runConfig.js';
 
 t.test('defaults match the local stack', async (t) => {
   t.same(connectionFromEnv({}), {

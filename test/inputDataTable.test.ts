@@ -2,7 +2,7 @@
 // by a process that died is no obstacle, and a half-finished migration is reported at once.
 import t from 'tap';
 import knexFactory from 'knex';
-import { createKnex } from '../pipeline/createPipeline.js';
+import { createKnex } from '../sinks/createKnex.js';
 import { migrateInputData } from '../sinks/inputDataTable.js';
 import { db, freshDatabase } from './helpers/stack.js';
 import { waitFor } from './helpers/wait.js';

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { redactPaths } from '../pipeline/logger.js';
+import { redactPaths } from '../pipeline/cli/logger.js';
 
 t.test('passwords never reach a log line', async (t) => {
   let out = '';
@@ -14,12 +14,12 @@ t.test('passwords never reach a log line', async (t) => {
 });
 
 t.test('librdkafka debug output reaches the log without secrets', async (t) => {
-  const { redactSecrets } = await import('../pipeline/kafkaSource.js');
+  const { redactSecrets } = await import('../pipeline/kafka/kafkaSource.js');
   t.equal(redactSecrets('sasl.password = hunter2 and ssl.key.password=abc; token: xyz'), 'sasl.password = [redacted] and ssl.key.password=[redacted] token: [redacted]');
   t.equal(redactSecrets('sasl.password = [redacted]'), 'sasl.password = [redacted]');
 
-  const { KafkaSource } = await import('../pipeline/kafkaSource.js');
-  const { InFlightBudget } = await import('../pipeline/inFlightBudget.js');
+  const { KafkaSource } = await import('../pipeline/kafka/kafkaSource.js');
+  const { InFlightBudget } = await import('../pipeline/core/inFlightBudget.js');
   const { kafkaBrokers, uniqueName } = await import('./helpers/stack.js');
   let out = '';
   const sink = new Writable({ write: (chunk: Buffer, _e, done) => ((out += chunk.toString()), done()) });

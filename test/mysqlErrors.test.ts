@@ -1,6 +1,6 @@
 import t from 'tap';
 import { classifyMysqlError } from '../sinks/mysqlErrors.js';
-import { retry, RetriesExceededError, backoffDelay } from '../pipeline/retry.js';
+import { retry, RetriesExceededError, backoffDelay } from '../pipeline/core/retry.js';
 
 t.test('errors are sorted into transient, record and fatal', async (t) => {
   t.equal(classifyMysqlError({ errno: 1213, code: 'ER_LOCK_DEADLOCK' }), 'transient');

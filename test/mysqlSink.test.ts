@@ -2,8 +2,8 @@
 // written; a dropped table mid-run is fatal with a message.
 import t from 'tap';
 import { from, lastValueFrom, toArray } from 'rxjs';
-import { createKnex } from '../pipeline/createPipeline.js';
-import type { Envelope } from '../pipeline/envelope.js';
+import { createKnex } from '../sinks/createKnex.js';
+import type { Envelope } from '../pipeline/core/envelope.js';
 import type { Document } from '../operators/validate.js';
 import { MysqlSink } from '../sinks/mysqlSink.js';
 import { encodeDocuments } from '../operators/encodeDocuments.js';

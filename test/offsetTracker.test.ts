@@ -1,5 +1,5 @@
 import t from 'tap';
-import { OffsetTracker } from '../pipeline/offsetTracker.js';
+import { OffsetTracker } from '../pipeline/core/offsetTracker.js';
 
 const tp = { topic: 't', partition: 0 };
 

@@ -2,7 +2,7 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
-import { readiness } from '../pipeline/operationsServer.js';
+import { readiness } from '../pipeline/cli/operationsServer.js';
 import type { PipelineStats } from '../pipeline/createPipeline.js';
 import { createTopic, freshDatabase, produce, uniqueName } from './helpers/stack.js';
 import { cliEntry, tsLoader } from './helpers/cli.js';

@@ -194,7 +194,7 @@ t.test('fatal start-up problems are reported within seconds with a clear message
 
 t.test('a user operator in the default chain can refuse records into the dead-letter topic', async (t) => {
   const { mapRecords } = await import('../operators/mapRecords.js');
-  const { RecordError } = await import('../pipeline/records.js');
+  const { RecordError } = await import('../pipeline/core/rejections.js');
   const topic = await createTopic(t, 'useroperator', 1);
   const { name, knex } = await freshDatabase(t);
   await produce(topic, [

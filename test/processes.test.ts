@@ -18,7 +18,7 @@ interface Running {
 }
 
 const startDocpipe = (env: Record<string, string>): Running => {
-  const child = spawn(process.execPath, ['--import', tsLoader, resolve(root, 'pipeline/cli.ts'), 'run'], {
+  const child = spawn(process.execPath, ['--import', tsLoader, resolve(root, 'pipeline/cli/main.ts'), 'run'], {
     cwd: root,
     env: {
       ...process.env,
@@ -118,7 +118,7 @@ t.test('docpipe run refuses bad configuration naming the key, and an unknown com
   const bad = startDocpipe({ DOCPIPE_MAX_INFLIGHT_RECORDS: 'lots' });
   t.equal(await bad.exited, 2);
   t.match(bad.output(), /DOCPIPE_MAX_INFLIGHT_RECORDS must be a whole number greater than 0, got "lots"/);
-  const unknown = spawn(process.execPath, ['--import', tsLoader, resolve(root, 'pipeline/cli.ts'), 'fly'], { cwd: root });
+  const unknown = spawn(process.execPath, ['--import', tsLoader, resolve(root, 'pipeline/cli/main.ts'), 'fly'], { cwd: root });
   let err = '';
   unknown.stderr.on('data', (d: Buffer) => (err += d.toString()));
   t.equal(await new Promise((done) => unknown.on('exit', done)), 2);

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { repeatThrottle } from '../pipeline/repeatThrottle.js';
+import { repeatThrottle } from '../pipeline/core/repeatThrottle.js';
 
 t.test('the first of a kind passes, repeats within the window are held and counted on the next pass', async (t) => {
   let clock = 0;

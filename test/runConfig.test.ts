@@ -1,7 +1,7 @@
 import t from 'tap';
 import { join } from 'node:path';
-import { resolveRunSettings } from '../pipeline/runConfig.js';
-import { ConfigError } from '../pipeline/env.js';
+import { resolveRunSettings } from '../pipeline/cli/runConfig.js';
+import { ConfigError } from '../pipeline/cli/env.js';
 
 const errorOf = (fn: () => unknown): ConfigError | undefined => {
   try {

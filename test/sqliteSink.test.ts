@@ -2,12 +2,12 @@
 // verbatim, the position guard (replays and older versions change nothing), a missing table.
 import t from 'tap';
 import { join } from 'node:path';
-import type { Envelope } from '../pipeline/envelope.js';
+import type { Envelope } from '../pipeline/core/envelope.js';
 import type { Document } from '../operators/validate.js';
 import { INT64_MAX, INT64_MIN } from '../operators/validate.js';
 import { SqliteSink } from '../sinks/sqliteSink.js';
 import { createSqliteKnex } from '../sinks/sqliteDatabase.js';
-import { FatalSinkError } from '../sinks/mysqlErrors.js';
+import { FatalSinkError } from '../pipeline/core/recordSink.js';
 import { envelopeOf } from './helpers/envelopes.js';
 
 const record = (id: bigint, title: string, offset: number, partition = 0, body = 'b'): Envelope<Document> =>

@@ -2,8 +2,8 @@ import t from 'tap';
 import { from, lastValueFrom, toArray, type OperatorFunction } from 'rxjs';
 import { z } from 'zod';
 import { validate, documentSchema } from '../operators/validate.js';
-import type { Envelope } from '../pipeline/envelope.js';
-import type { Rejection } from '../pipeline/records.js';
+import type { Envelope } from '../pipeline/core/envelope.js';
+import type { Rejection } from '../pipeline/core/rejections.js';
 import { envelopeOf } from './helpers/envelopes.js';
 
 const envelope = (payload: unknown, offset: number): Envelope<unknown> => envelopeOf(payload, offset);

@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '../..');
 export const tsLoader = resolve(root, 'node_modules/@tapjs/typescript/dist/esm/import.mjs');
-export const cliEntry = resolve(root, 'pipeline/cli.ts');
+export const cliEntry = resolve(root, 'pipeline/cli/main.ts');
 
 export interface CliResult {
   code: number;

@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import Kafka, { type GroupResults, type KafkaConsumer, type Message } from '@confluentinc/kafka-javascript';
 import knex, { type Knex } from 'knex';
 import type { Test } from 'tap';
-import { DocumentProducer } from '../../pipeline/documentProducer.js';
+import { DocumentProducer } from '../../pipeline/kafka/documentProducer.js';
 import { DLQ_HEADERS } from '../../sinks/deadLetterWriter.js';
 import { db as sharedDb, kafkaBrokers as sharedBrokers, uniqueName, type Teardown } from './stack.js';
 import { waitFor } from './wait.js';
@@ -32,7 +32,7 @@ export const compiledCli = (): string => {
   if (rev) {
     const sha = execFileSync('git', ['rev-parse', '--verify', `${rev}^{commit}`], { cwd: root }).toString().trim();
     out = join(cache, `rev-${sha.slice(0, 16)}`);
-    if (!existsSync(join(out, 'pipeline/cli.js'))) {
+    if (!existsSync(join(out, 'pipeline/cli/main.js'))) {
       sources = `${out}.src.${process.pid}`;
       rmSync(sources, { recursive: true, force: true });
       mkdirSync(sources, { recursive: true });
@@ -52,7 +52,7 @@ export const compiledCli = (): string => {
     for (const file of ['package.json', 'tsconfig.json', 'tsconfig.build.json']) hash.update(readFileSync(resolve(root, file)));
     out = join(cache, hash.digest('hex').slice(0, 16));
   }
-  const cli = join(out, 'pipeline/cli.js');
+  const cli = join(out, 'pipeline/cli/main.js');
   if (!existsSync(cli)) {
     const tmp = `${out}.${process.pid}`;
     rmSync(tmp, { recursive: true, force: true });

@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import Kafka from '@confluentinc/kafka-javascript';
 import knex, { type Knex } from 'knex';
-import { connectionFromEnv } from '../../pipeline/runConfig.js';
+import { connectionFromEnv } from '../../pipeline/cli/runConfig.js';
 
 const connection = connectionFromEnv(process.env);
 export const kafkaBrokers = connection.kafkaBrokers;

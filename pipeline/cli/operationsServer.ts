@@ -15,8 +15,8 @@
  */
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { BatchWritten } from '../operators/bulkInsert.js';
-import type { PipelineStats } from './createPipeline.js';
+import type { BatchWritten } from '../../operators/bulkInsert.js';
+import type { PipelineStats } from '../createPipeline.js';
 
 /** How long without a written batch, while there is work, before /readyz says "stalled". */
 export const STALL_AFTER_MS = 60_000;

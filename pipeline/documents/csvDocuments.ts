@@ -16,7 +16,7 @@
 import { createReadStream } from 'node:fs';
 import { Transform } from 'node:stream';
 import { parse, CsvError } from 'csv-parse';
-import { INT64_MAX, INT64_MIN } from '../operators/validate.js';
+import { INT64_MAX, INT64_MIN } from '../core/documentSchema.js';
 
 export interface ColumnMapping {
   docId: string;

@@ -11,7 +11,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { NotAnObjectError, parseJsonExact } from './exactJson.js';
-import { RecordError } from './records.js';
+import { RecordError } from './rejections.js';
 
 const STAGE = 'decode';
 

@@ -12,7 +12,7 @@
  */
 import { z } from 'zod';
 import { decodeValue, DEFAULT_EXACT_INTEGERS } from './decodeValue.js';
-import { RecordError } from './records.js';
+import { RecordError } from './rejections.js';
 
 export const INT64_MIN = -(2n ** 63n);
 export const INT64_MAX = 2n ** 63n - 1n;

@@ -7,9 +7,9 @@
  * ```
  */
 import { connectionFromEnv } from '../runConfig.js';
-import { createKnex } from '../createPipeline.js';
-import { migrateInputData } from '../../sinks/inputDataTable.js';
-import { describeDbError } from '../../sinks/mysqlErrors.js';
+import { createKnex } from '../../../sinks/createKnex.js';
+import { migrateInputData } from '../../../sinks/inputDataTable.js';
+import { describeDbError } from '../../../sinks/mysqlErrors.js';
 
 export const migrateCommand = async (options: { table: string }): Promise<number> => {
   const { db } = connectionFromEnv(process.env);

@@ -23,13 +23,15 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import Kafka from '@confluentinc/kafka-javascript';
 import { connectionFromEnv } from '../runConfig.js';
-import { createKnex, createPipeline, openDatabase } from '../createPipeline.js';
-import { isSqlite, type Database, type DbConnection } from '../env.js';
-import { describeDbError } from '../../sinks/mysqlErrors.js';
-import { DocumentProducer } from '../documentProducer.js';
+import { createPipeline } from '../../createPipeline.js';
+import { createKnex } from '../../../sinks/createKnex.js';
+import { openDatabase } from '../../../sinks/database.js';
+import { isSqlite, type Database, type DbConnection } from '../../../sinks/database.js';
+import { describeDbError } from '../../../sinks/mysqlErrors.js';
+import { DocumentProducer } from '../../kafka/documentProducer.js';
 import { createLogger } from '../logger.js';
 import { verifyTopic } from './verify.js';
-import { startMockCluster } from '../mockCluster.js';
+import { startMockCluster } from '../../kafka/mockCluster.js';
 
 const run = promisify(execFile);
 

@@ -10,7 +10,7 @@
  */
 import { createLogger, flushLogsSync } from '../logger.js';
 import { resolveRunSettings } from '../runConfig.js';
-import { createPipeline } from '../createPipeline.js';
+import { createPipeline } from '../../createPipeline.js';
 import { createOperations } from '../operationsServer.js';
 
 /** How often the one-line throughput summary is logged. */

@@ -13,10 +13,10 @@
  */
 import Kafka, { type KafkaConsumer, type Message } from '@confluentinc/kafka-javascript';
 import { connectionFromEnv } from '../runConfig.js';
-import { DocumentProducer } from '../documentProducer.js';
-import { connectClient } from '../kafkaConnect.js';
-import { DLQ_HEADERS } from '../../sinks/deadLetterWriter.js';
-import { callback } from '../callback.js';
+import { DocumentProducer } from '../../kafka/documentProducer.js';
+import { connectClient } from '../../kafka/kafkaConnect.js';
+import { DLQ_HEADERS } from '../../../sinks/deadLetterWriter.js';
+import { callback } from '../../core/callback.js';
 
 export interface ReplayOptions {
   topic: string;

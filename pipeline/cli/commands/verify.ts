@@ -11,13 +11,13 @@
  * ```
  */
 import { connectionFromEnv } from '../runConfig.js';
-import { openDatabase } from '../createPipeline.js';
-import type { Database } from '../env.js';
-import type { RdKafkaSettings } from '../kafkaSource.js';
-import { parseJsonExact } from '../exactJson.js';
-import { documentSchema } from '../../operators/validate.js';
-import { scanTopic } from '../topicScan.js';
-import { describeDbError } from '../../sinks/mysqlErrors.js';
+import { openDatabase } from '../../../sinks/database.js';
+import type { Database } from '../../../sinks/database.js';
+import type { RdKafkaSettings } from '../../kafka/kafkaSource.js';
+import { parseJsonExact } from '../../core/exactJson.js';
+import { documentSchema } from '../../../operators/validate.js';
+import { scanTopic } from '../../kafka/topicScan.js';
+import { describeDbError } from '../../../sinks/mysqlErrors.js';
 
 export interface VerifyResult {
   records: number;

@@ -37,9 +37,6 @@ export const createLogger = (options: LoggerOptions = {}): Logger => {
   });
 };
 
-/** For library use and tests: logs nothing. */
-export const silentLogger: Logger = pino({ level: 'silent' });
-
 /**
  * Writes out what the logger still buffers, before a process ends without its normal exit
  * (pino's stdout stream writes asynchronously).

@@ -17,7 +17,7 @@ import { stringify } from 'lossless-json';
 import type { Logger } from 'pino';
 import type { RdKafkaSettings } from './kafkaSource.js';
 import { connectClient } from './kafkaConnect.js';
-import { silentLogger } from './logger.js';
+import { silentLogger } from '../core/silentLogger.js';
 
 export interface DocumentProducerOptions {
   brokers: string;

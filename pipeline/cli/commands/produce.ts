@@ -12,8 +12,8 @@
 import { stat } from 'node:fs/promises';
 import cliProgress from 'cli-progress';
 import { connectionFromEnv } from '../runConfig.js';
-import { DocumentProducer } from '../documentProducer.js';
-import { CsvFileError, readCsvDocuments, type ColumnMapping } from '../csvDocuments.js';
+import { DocumentProducer } from '../../kafka/documentProducer.js';
+import { CsvFileError, readCsvDocuments, type ColumnMapping } from '../../documents/csvDocuments.js';
 
 export interface ProduceOptions {
   csv: string;

@@ -10,7 +10,7 @@
 import Kafka, { type KafkaConsumer, type Message } from '@confluentinc/kafka-javascript';
 import type { RdKafkaSettings } from './kafkaSource.js';
 import { connectClient } from './kafkaConnect.js';
-import { callback } from './callback.js';
+import { callback } from '../core/callback.js';
 
 
 export async function* scanTopic(brokers: string, topic: string, rdkafka: RdKafkaSettings = {}): AsyncGenerator<Message> {

@@ -8,25 +8,7 @@
  * throw new ConfigError('DOCPIPE_DB_PORT', 'a TCP port number (1-65535)', 'mysql');
  * ```
  */
-export interface DbConnection {
-  host: string;
-  port: number;
-  user: string;
-  password: string;
-  database: string;
-}
-
-/** An embedded SQLite database in one file, for trying docpipe where no MySQL runs. */
-export interface SqliteConnection {
-  client: 'sqlite';
-  /** Path of the database file (created if missing). */
-  filename: string;
-}
-
-/** Where documents are written: a MySQL/MariaDB server, or an embedded SQLite file. */
-export type Database = DbConnection | SqliteConnection;
-
-export const isSqlite = (db: Database): db is SqliteConnection => 'client' in db && db.client === 'sqlite';
+import type { DbConnection } from '../../sinks/database.js';
 
 export interface Connection {
   kafkaBrokers: string;

@@ -7,8 +7,8 @@
  * Started by the operator; not meant to be run on its own.
  */
 import { parentPort } from 'node:worker_threads';
-import { decodeDocument } from './documentSchema.js';
-import { RecordError, type Rejection } from './records.js';
+import { decodeDocument } from '../pipeline/core/documentSchema.js';
+import { RecordError, type Rejection } from '../pipeline/core/rejections.js';
 
 /** Record values, sent to the thread. */
 export interface DocumentChunk {

@@ -30,11 +30,11 @@ import Kafka, {
 } from '@confluentinc/kafka-javascript';
 import { Observable, type Subscriber } from 'rxjs';
 import type { Logger } from 'pino';
-import type { Envelope, KafkaHeader } from './envelope.js';
-import type { InFlightBudget } from './inFlightBudget.js';
-import { OffsetTracker, type CommitPosition, type TopicPartition } from './offsetTracker.js';
-import { repeatThrottle } from './repeatThrottle.js';
-import { silentLogger } from './logger.js';
+import type { Envelope, KafkaHeader } from '../core/envelope.js';
+import type { InFlightBudget } from '../core/inFlightBudget.js';
+import { OffsetTracker, type CommitPosition, type TopicPartition } from '../core/offsetTracker.js';
+import { repeatThrottle } from '../core/repeatThrottle.js';
+import { silentLogger } from '../core/silentLogger.js';
 import { connectClient } from './kafkaConnect.js';
 
 export type RdKafkaSettings = Record<string, string | number | boolean>;

@@ -1,0 +1,43 @@
+/**
+ * The contract between the `bulkInsert` operator and a sink: a sink writes a batch durably (or
+ * says which records it refused for their data) and retries transient failures itself; an
+ * error it throws is fatal. Every sink of `docpipe/sinks` keeps it, and so can one of yours.
+ *
+ * @example
+ * ```ts
+ * import type { RecordSink } from 'docpipe/sinks';
+ * const logSink: RecordSink<string> = {
+ *   write: async (records) => {
+ *     for (const r of records) console.log(r.payload);
+ *     return { written: records.length, rejected: [] };
+ *   },
+ * };
+ * ```
+ */
+import type { Envelope } from './envelope.js';
+import type { Rejection } from './rejections.js';
+
+export interface SinkRejection<T> {
+  record: Envelope<T>;
+  rejection: Rejection;
+}
+
+export interface SinkResult<T> {
+  /** Rows written (after de-duplication within the batch). */
+  written: number;
+  /** Records refused for their data; everything else in the batch is durably written. */
+  rejected: SinkRejection<T>[];
+}
+
+export interface RecordSink<T> {
+  /** Resolves once the batch is durable; retries transient failures itself. */
+  write(records: readonly Envelope<T>[]): Promise<SinkResult<T>>;
+}
+
+/** A database failure that retrying cannot fix; the pipeline stops with this message. */
+export class FatalSinkError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'FatalSinkError';
+  }
+}
