@@ -4,24 +4,19 @@
  * the same order, as documents whose text is UTF-8 bytes, ready for `batch` and a `MysqlSink`.
  * A record either of those operators would refuse is dead-lettered with the same rejection.
  *
- * Why: in the default chain the main thread is the bottleneck (the Kafka client's per-message
- * work, batching and the database driver already keep it busy), and decoding, parsing,
- * checking and encoding each document is the largest share of the rest. The main thread now
- * only copies each chunk's values into one buffer for the thread and wraps the text it gets
- * back. One thread: the machines this runs on have two cores to share with the broker and the
- * database, and one thread keeps the order of records without reordering.
+ * Why: in the default chain the main thread is the bottleneck (the Kafka client, batching and
+ * the database driver), and decoding, checking and encoding are the largest share of the rest.
+ * One thread, because it keeps the records in order and the cores are shared with the broker
+ * and the database.
  *
- * Records are sent in chunks of at most `chunkRecords` (default 256), sent once they hold
- * 1 MiB of values, and at least once per burst of records the source hands over, so a quiet topic waits no longer
- * than a round trip to the thread. How many records are on their way is bounded by the
- * source's in-flight budget: they are not done until written. A value of 1 MiB or more is
- * decoded here, in its turn: sent to the thread, it would be copied there and its text held by
- * two heaps at once, for no gain in time. The thread's own V8 heap and modules cost about
- * 15 MB of RSS idle, 25 MB under load.
+ * Records go in chunks of at most `chunkRecords` (default 256) or 1 MiB of values, and at least
+ * once per burst the source hands over, so a quiet topic waits no longer than a round trip. A
+ * value of 1 MiB or more is decoded here, in its turn: copying it to the thread gains nothing.
+ * The thread's own heap costs some RSS (see the README's Memory section).
  *
  * @example
  * ```ts
- * import { decodeDocumentsInWorker } from 'docpipe/operators/decodeDocumentsInWorker.js';
+ * import { batch, bulkInsert, decodeDocumentsInWorker } from 'docpipe/operators';
  * source.records().pipe(
  *   decodeDocumentsInWorker({ deadLetter }),
  *   batch(),

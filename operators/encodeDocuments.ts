@@ -2,19 +2,16 @@
  * Encodes each document's text (`title`, `body`, `url`) as UTF-8 once it is final, before
  * batching; `MysqlSink` sends those bytes as they are.
  *
- * Why: records wait in batches and in flight to the database for tens of milliseconds, and
- * while they wait, every young-generation collection copies their strings (two bytes a
- * character for any text outside Latin-1). Held as Buffers, the text lies outside the
- * JavaScript heap and the strings die young, where collecting them costs nothing. The
- * encoding itself is the one the driver would do anyway. Measured here on the default chain
- * (1 KB documents, mixed Chinese and English, alternating runs): 50-58k rows/s against
- * 44-53k without it. Text over {@link LARGE_TEXT} characters stays a string.
+ * Why: records wait in batches and on the database for tens of milliseconds, and every
+ * young-generation collection meanwhile copies their strings; as Buffers the text lies outside
+ * the JavaScript heap. The encoding is the one the driver would do anyway. Text over
+ * {@link LARGE_TEXT} characters stays a string. (Measured gain: README, Benchmarks.)
  *
  * Put it last before `batch`: operators after it see Buffers, not strings.
  *
  * @example
  * ```ts
- * import { encodeDocuments } from 'docpipe/operators/encodeDocuments.js';
+ * import { batch, bulkInsert, decodeJson, encodeDocuments, validate } from 'docpipe/operators';
  * source.records().pipe(
  *   decodeJson({ deadLetter }),
  *   validate({ deadLetter }),

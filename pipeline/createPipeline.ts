@@ -8,6 +8,7 @@
  *
  * @example
  * ```ts
+ * import { createPipeline } from 'docpipe';
  * const pipeline = await createPipeline({
  *   kafka: { brokers: '127.0.0.1:9092', groupId: 'docpipe', topics: ['documents'] },
  *   db: { host: '127.0.0.1', port: 3306, user: 'docpipe', password: 'docpipe', database: 'docpipe' },
@@ -34,6 +35,7 @@ import { encodeDocuments, type EncodedDocument } from '../operators/encodeDocume
 import { decodeDocumentsInWorker } from '../operators/decodeDocumentsInWorker.js';
 import type { DeadLetterWriter } from '../sinks/deadLetterWriter.js';
 import { openDeadLetterWriter } from './openDeadLetterWriter.js';
+import { StopState } from './stopState.js';
 
 export interface PipelineConfig {
   kafka: {
@@ -109,9 +111,8 @@ export interface Pipeline {
 /** How long past the drain deadline closing the clients may take before the stop goes on without them. */
 const RELEASE_GRACE_MS = 2_000;
 
-// Records cost memory several times their payload (the value, its decoded text in UTF-16 while
-// it is decoded, the UTF-8 copy that waits, the statement packet): 5,000 records bound that
-// (near 100 MB of heap when the text still waited as strings) while still feeding three
+// A record costs memory several times its payload (value, decoded text, encoded copy, statement
+// packet), so the record count bounds memory as much as the bytes do; 5,000 still feeds three
 // 1,000-record batches in flight.
 export const DEFAULT_BUDGET: BudgetLimits = { maxRecords: 5_000, maxBytes: 32 * 1024 * 1024, lowWater: 0.5 };
 
@@ -181,9 +182,10 @@ export const createPipeline = async (config: PipelineConfig): Promise<Pipeline> 
   })();
 
   const drainTimeoutMs = config.drainTimeoutMs ?? 30_000;
+  const state = new StopState();
+  /** When a graceful stop must be over; set by the first stop request. */
+  let deadline = Infinity;
   let subscription: Subscription | undefined;
-  let stopping: Promise<void> | undefined;
-  let forced = false;
 
   let released: Promise<void> | undefined;
   let abandonedClients = false;
@@ -195,85 +197,94 @@ export const createPipeline = async (config: PipelineConfig): Promise<Pipeline> 
     })());
   /**
    * Closes the consumer, the dead-letter producer and the pool, waiting for them until
-   * `deadline` and a short grace at most: with the broker down, librdkafka's consumer close
-   * never returns. What was done is committed before that close; what was not is read again
-   * by the next run.
+   * `by` and a short grace at most: with the broker down, librdkafka's consumer close never
+   * returns. What was done is committed before that close; what was not is read again by the
+   * next run.
    */
-  const releaseBy = async (deadline: number): Promise<void> => {
-    if (deadline === Infinity) return release();
+  const releaseBy = async (by: number): Promise<void> => {
+    if (by === Infinity) return release();
     let timer: NodeJS.Timeout | undefined;
     const gaveUp = await Promise.race([
       release().then(() => false),
-      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), Math.max(0, deadline - Date.now()) + RELEASE_GRACE_MS))),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), Math.max(0, by - Date.now()) + RELEASE_GRACE_MS))),
     ]);
     clearTimeout(timer);
     abandonedClients ||= gaveUp;
     if (gaveUp) log.warn('Kafka clients or the pool did not close by the deadline (is a server unreachable?); stopping without waiting for them');
   };
 
-  let finish!: () => void;
+  let resolveDone!: () => void;
+  let rejectDone!: (err: unknown) => void;
   const done = new Promise<void>((resolve, reject) => {
-    finish = resolve;
-    subscription = chain.subscribe({
-      next: (r) => {
-        stats.batches++;
-        stats.recordsWritten += r.records - r.rejected;
-        stats.rowsWritten += r.written;
-        lastProgressAt = Date.now();
-        config.onBatch?.(r);
-        log.debug({ records: r.records, rows: r.written, rejected: r.rejected, ms: Math.round(r.ms) }, 'batch written');
-      },
-      error: (err: unknown) => {
-        log.error({ err: err instanceof Error ? err.message : String(err) }, 'fatal error; committing what is done and stopping');
-        source.stop();
-        releaseBy(Date.now() + drainTimeoutMs).then(
-          () => reject(err),
-          () => reject(err),
-        );
-      },
-      complete: () => {
-        // The chain is empty; dead letters may still be on their way to Kafka.
-        void (async () => {
-          if (!forced) {
-            const left = Math.max(0, deadline - Date.now());
-            const drained = await dlq.drain(left);
-            if (!drained || !(await source.whenIdle(Math.max(0, deadline - Date.now())))) {
-              log.warn({ inFlight: source.tracker.inFlight() }, 'drain deadline passed; undone records are left for the next run');
-            }
-          }
-          await releaseBy(deadline);
-          log.info(stats, 'pipeline stopped');
-          resolve();
-        })().catch(reject);
-      },
-    });
+    resolveDone = resolve;
+    rejectDone = reject;
   });
   // Keeps `done` from counting as unhandled before the caller awaits it.
   done.catch(() => {});
 
-  let deadline = Infinity;
+  const onFatal = (err: unknown): void => {
+    if (!state.move('failing')) return;
+    log.error({ err: err instanceof Error ? err.message : String(err) }, 'fatal error; committing what is done and stopping');
+    source.stop();
+    void releaseBy(Date.now() + drainTimeoutMs).finally(() => {
+      state.move('stopped');
+      rejectDone(err);
+    });
+  };
+
+  /** The chain has ended after a stop: dead letters may still be on their way to Kafka. */
+  const onChainEnd = async (): Promise<void> => {
+    if (!state.move('finishing')) return;
+    const drained = await dlq.drain(Math.max(0, deadline - Date.now()));
+    if (!drained || !(await source.whenIdle(Math.max(0, deadline - Date.now())))) {
+      log.warn({ inFlight: source.tracker.inFlight() }, 'drain deadline passed; undone records are left for the next run');
+    }
+    if (!state.move('releasing')) return; // abandoned meanwhile
+    await releaseBy(deadline);
+    if (!state.move('stopped')) return;
+    log.info(stats, 'pipeline stopped');
+    resolveDone();
+  };
+
   // Abandons in-flight work; done offsets are still committed, undone ones are re-read later.
-  const forceStop = (why: string) => {
-    if (forced) return;
-    forced = true;
+  const abandon = (why: string): void => {
+    if (!state.move('abandoning')) return;
     log.warn({ inFlight: source.tracker.inFlight() }, `${why}: abandoning in-flight batches`);
     subscription?.unsubscribe();
-    void releaseBy(Date.now()).finally(finish);
+    void releaseBy(Date.now()).finally(() => {
+      state.move('stopped');
+      resolveDone();
+    });
   };
+
+  subscription = chain.subscribe({
+    next: (r) => {
+      stats.batches++;
+      stats.recordsWritten += r.records - r.rejected;
+      stats.rowsWritten += r.written;
+      lastProgressAt = Date.now();
+      config.onBatch?.(r);
+      log.debug({ records: r.records, rows: r.written, rejected: r.rejected, ms: Math.round(r.ms) }, 'batch written');
+    },
+    error: onFatal,
+    complete: () => void onChainEnd().catch(onFatal),
+  });
+
+  const settled = done.catch(() => {});
   const stop = (): Promise<void> => {
-    if (stopping) {
-      // Second request: abandon in-flight work now; done offsets are still committed.
-      forceStop('second stop request');
-      return done.catch(() => {});
+    if (state.move('draining')) {
+      log.info({ drainTimeoutMs }, 'stopping: draining in-flight batches');
+      deadline = Date.now() + drainTimeoutMs;
+      source.stop();
+      const timer = setTimeout(() => {
+        if (state.phase === 'draining') abandon('drain deadline passed');
+      }, drainTimeoutMs);
+      void settled.finally(() => clearTimeout(timer));
+    } else {
+      // A second request abandons in-flight work now.
+      abandon('second stop request');
     }
-    log.info({ drainTimeoutMs }, 'stopping: draining in-flight batches');
-    deadline = Date.now() + drainTimeoutMs;
-    source.stop();
-    const timer = setTimeout(() => {
-      if (subscription?.closed === false) forceStop('drain deadline passed');
-    }, drainTimeoutMs);
-    stopping = done.finally(() => clearTimeout(timer)).catch(() => {});
-    return stopping;
+    return settled;
   };
 
   return {
