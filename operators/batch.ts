@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
- * import { batch } from 'docpipe/operators/batch.js';
+ * import { batch } from 'docpipe/operators';
  * records.pipe(batch({ maxRecords: 2000, maxBytes: 4 << 20, maxDelayMs: 50 }))
  *   .subscribe((b) => console.log(b.records.length, b.bytes));
  * ```

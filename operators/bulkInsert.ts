@@ -6,7 +6,7 @@
  *
  * @example
  * ```ts
- * import { bulkInsert } from 'docpipe/operators/bulkInsert.js';
+ * import { batch, bulkInsert } from 'docpipe/operators';
  * records.pipe(batch(), bulkInsert(mysqlSink, { deadLetter, concurrency: 2 }))
  *   .subscribe((r) => console.log(`${r.written} rows written, ${r.rejected} dead-lettered`));
  * ```

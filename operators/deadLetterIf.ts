@@ -4,7 +4,8 @@
  *
  * @example
  * ```ts
- * import { deadLetterIf } from 'docpipe/operators/deadLetterIf.js';
+ * import type { Document } from 'docpipe';
+ * import { deadLetterIf } from 'docpipe/operators';
  * const noSpam = deadLetterIf(
  *   (doc: Document) => (doc.url?.includes('spam.example') ? 'url is on the block list' : undefined),
  *   { stage: 'blocklist', deadLetter },

@@ -6,7 +6,7 @@
  *
  * @example
  * ```ts
- * import { decodeJson } from 'docpipe/operators/decodeJson.js';
+ * import { decodeJson } from 'docpipe/operators';
  * source.records().pipe(decodeJson({ deadLetter })).subscribe((e) => console.log(e.payload));
  * ```
  */

@@ -4,7 +4,8 @@
  *
  * @example
  * ```ts
- * import { filterRecords } from 'docpipe/operators/filterRecords.js';
+ * import type { Document } from 'docpipe';
+ * import { filterRecords } from 'docpipe/operators';
  * const englishOnly = filterRecords((doc: Document) => !/[\u4e00-\u9fff]/.test(doc.title));
  * ```
  */

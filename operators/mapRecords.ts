@@ -5,8 +5,8 @@
  *
  * @example
  * ```ts
- * import { mapRecords } from 'docpipe/operators/mapRecords.js';
- * import { RecordError } from 'docpipe/pipeline/records.js';
+ * import { RecordError, type Document } from 'docpipe';
+ * import { decodeJson, mapRecords, validate } from 'docpipe/operators';
  * const lowerTitles = mapRecords((doc: Document) => {
  *   if (doc.title === '') throw new RecordError('lowerTitles', 'EmptyTitle', 'title is empty');
  *   return { ...doc, title: doc.title.toLowerCase() };

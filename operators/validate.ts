@@ -10,7 +10,7 @@
  * @example
  * ```ts
  * import { z } from 'zod';
- * import { validate } from 'docpipe/operators/validate.js';
+ * import { decodeJson, documentSchema, validate } from 'docpipe/operators';
  * const withScore = documentSchema.extend({ score: z.number().optional() });
  * source.pipe(decodeJson({ deadLetter }), validate({ deadLetter, schema: withScore }));
  * ```

@@ -11,6 +11,7 @@
  *
  * @example
  * ```ts
+ * import { migrateInputData } from 'docpipe/sinks';
  * await migrateInputData(knex, 'input_data'); // creates or upgrades; idempotent
  * ```
  */

@@ -8,6 +8,7 @@
  *
  * @example
  * ```ts
+ * import { classifyMysqlError } from 'docpipe/sinks';
  * classifyMysqlError({ errno: 1213, code: 'ER_LOCK_DEADLOCK' }); // 'transient'
  * ```
  */

@@ -21,6 +21,7 @@
  *
  * @example
  * ```ts
+ * import { MysqlSink } from 'docpipe/sinks';
  * const sink = await MysqlSink.open(knex, { table: 'input_data' });
  * const { written, rejected } = await sink.write(batch.records);
  * ```

@@ -7,6 +7,7 @@
  *
  * @example
  * ```ts
+ * import { createSqliteKnex } from 'docpipe/sinks';
  * const knex = createSqliteKnex('/tmp/docpipe.db');
  * const rows = await knex('input_data').select('doc_id'); // doc_id: bigint
  * ```

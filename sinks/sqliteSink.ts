@@ -10,6 +10,7 @@
  *
  * @example
  * ```ts
+ * import { createSqliteKnex, SqliteSink } from 'docpipe/sinks';
  * const sink = await SqliteSink.open(createSqliteKnex('/tmp/docpipe.db'), { table: 'input_data' });
  * const { written } = await sink.write(batch.records);
  * ```

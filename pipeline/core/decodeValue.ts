@@ -5,7 +5,6 @@
  *
  * @example
  * ```ts
- * import { decodeValue, DEFAULT_EXACT_INTEGERS } from 'docpipe/pipeline/decodeValue.js';
  * decodeValue(Buffer.from('{"doc_id": 9223372036854775807}'), DEFAULT_EXACT_INTEGERS); // { doc_id: 9223372036854775807n }
  * ```
  */

@@ -6,7 +6,7 @@
  *
  * @example
  * ```ts
- * import { checkPayload, documentSchema } from 'docpipe/pipeline/documentSchema.js';
+ * import { checkPayload, documentSchema } from 'docpipe';
  * checkPayload(documentSchema, { doc_id: 1n, title: 't', body: 'b' }); // the typed document
  * ```
  */

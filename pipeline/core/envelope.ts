@@ -5,7 +5,7 @@
  * @example
  * ```ts
  * import { map } from 'rxjs';
- * import { withPayload, type Envelope } from 'docpipe/pipeline/envelope.js';
+ * import { withPayload, type Envelope } from 'docpipe';
  * const upper = map((e: Envelope<string>) => withPayload(e, e.payload.toUpperCase()));
  * ```
  */

@@ -6,6 +6,7 @@
  *
  * @example
  * ```ts
+ * import { InFlightBudget } from 'docpipe';
  * const budget = new InFlightBudget({ maxRecords: 1000, maxBytes: 1 << 20, lowWater: 0.5 });
  * budget.acquire(512);
  * budget.room();          // 999 records may still be pulled

@@ -7,6 +7,7 @@
  *
  * @example
  * ```ts
+ * import { OffsetTracker } from 'docpipe';
  * const tracker = new OffsetTracker();
  * tracker.assign([{ topic: 't', partition: 0 }]);
  * const a = tracker.handOut('t', 0, 5, 100);

@@ -5,6 +5,7 @@
  *
  * @example
  * ```ts
+ * import { RecordError } from 'docpipe';
  * throw new RecordError('validate', 'SchemaError', 'doc_id: expected bigint, received string');
  * ```
  */

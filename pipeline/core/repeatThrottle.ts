@@ -6,7 +6,6 @@
  *
  * @example
  * ```ts
- * import { repeatThrottle } from 'docpipe/pipeline/repeatThrottle.js';
  * const pass = repeatThrottle(30_000);
  * const held = pass('ALL_BROKERS_DOWN');
  * if (held !== undefined) log.warn({ repeated: held }, 'all broker connections are down');

@@ -7,6 +7,8 @@
  *
  * @example
  * ```ts
+ * import { DocumentProducer, readCsvDocuments } from 'docpipe';
+ * const producer = await DocumentProducer.open({ brokers: '127.0.0.1:9092' });
  * for await (const row of readCsvDocuments('docs.csv', { docId: 'id', title: 'name', body: ['summary', 'text'] })) {
  *   if ('doc' in row) await producer.sendDocument('documents', row.doc);
  *   else console.error(`line ${row.line}: ${row.reason}`);
