@@ -16,7 +16,8 @@ const { KafkaJS } = Kafka;
 export const confluentKafkaJsPeer: Contender = {
   id: 'confluentKafkaJs',
   title: 'peer (c): confluent KafkaJS API eachBatch + knex batch upsert',
-  configuration: 'js.consumer.max.batch.size = min(1000, 4 MiB / document), eachBatch with auto-resolve and auto-commit, partitionsConsumedConcurrently 3, one upsert per batch (2 MiB statements)',
+  configuration:
+    'js.consumer.max.batch.size = min(1000, 4 MiB / document), eachBatch with auto-resolve and auto-commit, partitionsConsumedConcurrently 3, one upsert per batch (2 MiB statements)',
   writes: true,
   async run({ ctx, topic, table, total, docBytes }: RunInput): Promise<Throughput> {
     const kafka = new KafkaJS.Kafka({ kafkaJS: { brokers: ctx.brokers.split(','), logLevel: KafkaJS.logLevel.NOTHING } });

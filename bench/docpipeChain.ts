@@ -46,7 +46,8 @@ export const docpipeDefault: Contender = {
 export const docpipeCustom: Contender = {
   id: 'docpipeCustom',
   title: 'docpipe + one user operator',
-  configuration: 'as the default chain, plus a user map() operator that trims each title; with an operator of the user\'s, decoding, validation and encoding run on the main thread',
+  configuration:
+    "as the default chain, plus a user map() operator that trims each title; with an operator of the user's, decoding, validation and encoding run on the main thread",
   writes: true,
   run(input) {
     return runDocpipe(input, true, this.title);

@@ -56,5 +56,4 @@ export const toRow = (d: BenchDocument, partition: number, offset: number): Benc
 });
 
 /** Rows per multi-row INSERT for statements of about `statementBytes` (rows of `docBytes`). */
-export const rowsPerStatement = (statementBytes: number, docBytes: number): number =>
-  Math.max(1, Math.floor(statementBytes / (docBytes + 100)));
+export const rowsPerStatement = (statementBytes: number, docBytes: number): number => Math.max(1, Math.floor(statementBytes / (docBytes + 100)));

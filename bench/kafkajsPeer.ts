@@ -15,7 +15,8 @@ const { Kafka, logLevel } = kafkajs;
 export const kafkajsPeer: Contender = {
   id: 'kafkajs',
   title: 'peer (b): KafkaJS 2.2.4 eachBatch + knex batch upsert',
-  configuration: 'KafkaJS defaults (maxBytesPerPartition 1 MiB, maxBytes 10 MiB), eachBatch with auto-resolve and auto-commit, partitionsConsumedConcurrently 3, one upsert per fetch batch (2 MiB statements)',
+  configuration:
+    'KafkaJS defaults (maxBytesPerPartition 1 MiB, maxBytes 10 MiB), eachBatch with auto-resolve and auto-commit, partitionsConsumedConcurrently 3, one upsert per fetch batch (2 MiB statements)',
   writes: true,
   async run({ ctx, topic, table, total, docBytes }: RunInput): Promise<Throughput> {
     const kafka = new Kafka({ clientId: 'bench-kafkajs', brokers: ctx.brokers.split(','), logLevel: logLevel.NOTHING });

@@ -27,8 +27,7 @@ export interface LatencyResult extends LatencySettings {
   producedPerSecond: number;
 }
 
-const percentile = (sorted: readonly number[], p: number): number =>
-  sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
+const percentile = (sorted: readonly number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
 
 export const latency = async (ctx: BenchContext, s: LatencySettings): Promise<LatencyResult> => {
   const topic = await ctx.topicWithDocuments('bench_latency', s.partitions, 0, s.docBytes);

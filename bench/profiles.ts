@@ -22,7 +22,13 @@ export interface Profile {
   latency: { ratePerSecond: number; seconds: number } | undefined;
 }
 
-const headline = (documents: number): ThroughputScenario => ({ id: '1kb-6p', title: '1 KB documents, 6 partitions (headline)', docBytes: 1024, partitions: 6, documents });
+const headline = (documents: number): ThroughputScenario => ({
+  id: '1kb-6p',
+  title: '1 KB documents, 6 partitions (headline)',
+  docBytes: 1024,
+  partitions: 6,
+  documents,
+});
 
 export const profiles: Record<string, Profile> = {
   full: {

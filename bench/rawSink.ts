@@ -61,7 +61,14 @@ export const openWriter = async (knex: Knex, protocol: Protocol, table: string):
   protocol === 'prepared' ? preparedInsert(knex, table) : { insert: async (chunk) => void (await knex(table).insert(chunk)), release: async () => {} };
 
 /** Inserts every row with `inFlight` workers taking statements off one shared cursor. */
-const insertAll = async (knex: Knex, protocol: Protocol, table: string, rows: readonly BenchRow[], perStatement: number, inFlight: number): Promise<Throughput> => {
+const insertAll = async (
+  knex: Knex,
+  protocol: Protocol,
+  table: string,
+  rows: readonly BenchRow[],
+  perStatement: number,
+  inFlight: number,
+): Promise<Throughput> => {
   const progress = new Progress();
   let next = 0;
   const worker = async () => {

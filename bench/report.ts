@@ -37,17 +37,38 @@ export const scenarioTable = (s: ThroughputResult): string => {
   const pipe = rateOf(s, 'rawPipe');
   const peers = PEERS.filter((p) => rateOf(s, p) !== undefined);
   const cpu = s.contenders.some((c) => c.best?.cpuMicrosPerRow !== undefined);
-  const head = ['contender', 'rows/s', '÷ raw sink', ...(prepared ? ['÷ prepared raw sink'] : []), ...(pipe ? ['÷ raw pipe'] : []), ...peers.map((p) => `÷ ${PEER_NAMES[p]}`), ...(cpu ? ['machine busy', 'machine CPU µs/row'] : []), 'rounds (rows/s)'];
-  const lines = [`### ${s.title} — ${fmt(s.documents)} documents`, '', `| ${head.join(' | ')} |`, `| ${head.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`];
+  const head = [
+    'contender',
+    'rows/s',
+    '÷ raw sink',
+    ...(prepared ? ['÷ prepared raw sink'] : []),
+    ...(pipe ? ['÷ raw pipe'] : []),
+    ...peers.map((p) => `÷ ${PEER_NAMES[p]}`),
+    ...(cpu ? ['machine busy', 'machine CPU µs/row'] : []),
+    'rounds (rows/s)',
+  ];
+  const lines = [
+    `### ${s.title} — ${fmt(s.documents)} documents`,
+    '',
+    `| ${head.join(' | ')} |`,
+    `| ${head.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`,
+  ];
   for (const c of s.contenders) {
     if (!c.best) {
-      lines.push(`| ${c.title} | failed: ${(c.error ?? 'no result').replace(/\|/g, '/')} | ${head.slice(2).map(() => '–').join(' | ')} |`);
+      lines.push(
+        `| ${c.title} | failed: ${(c.error ?? 'no result').replace(/\|/g, '/')} | ${head
+          .slice(2)
+          .map(() => '–')
+          .join(' | ')} |`,
+      );
       continue;
     }
     const r = c.best.rowsPerSecond;
     const name = c.sampled ? `${c.title} (first ${fmt(c.documents)} documents)` : c.title;
     const unit = c.id === 'rawSource' ? `${fmt(r)} msgs/s` : fmt(r);
-    lines.push(`| ${[name, unit, ratio(r, sink), ...(prepared ? [ratio(r, prepared)] : []), ...(pipe ? [ratio(r, pipe)] : []), ...peers.map((p) => ratio(r, rateOf(s, p))), ...(cpu ? cpuCells(c.best) : []), c.rounds.map(fmt).join(', ')].join(' | ')} |`);
+    lines.push(
+      `| ${[name, unit, ratio(r, sink), ...(prepared ? [ratio(r, prepared)] : []), ...(pipe ? [ratio(r, pipe)] : []), ...peers.map((p) => ratio(r, rateOf(s, p))), ...(cpu ? cpuCells(c.best) : []), c.rounds.map(fmt).join(', ')].join(' | ')} |`,
+    );
   }
   return lines.join('\n');
 };
@@ -127,10 +148,22 @@ export const checkTargets = (headline: ThroughputResult | undefined, stalled: St
   against('rawSink', TARGETS.docpipeToRawSink, 'raw-sink ceiling');
   against('upstream', TARGETS.docpipeToUpstream, "upstream's algorithm");
   against('kafkajs', TARGETS.docpipeToKafkajs, 'KafkaJS peer');
-  if (stalled) out.push({ target: `RSS ≤ ${mb(TARGETS.stalledRssBytes)} with a stalled sink`, measured: `${mb(stalled.maxRssStalledBytes)} (backlog ${fmt(stalled.backlog)})`, met: stalled.maxRssStalledBytes <= TARGETS.stalledRssBytes });
-  if (lat) out.push({ target: `p99 ≤ ${TARGETS.p99Ms} ms`, measured: `${fmt(lat.p99Ms)} ms at ${fmt(lat.ratePerSecond)} docs/s`, met: lat.p99Ms <= TARGETS.p99Ms });
+  if (stalled)
+    out.push({
+      target: `RSS ≤ ${mb(TARGETS.stalledRssBytes)} with a stalled sink`,
+      measured: `${mb(stalled.maxRssStalledBytes)} (backlog ${fmt(stalled.backlog)})`,
+      met: stalled.maxRssStalledBytes <= TARGETS.stalledRssBytes,
+    });
+  if (lat)
+    out.push({ target: `p99 ≤ ${TARGETS.p99Ms} ms`, measured: `${fmt(lat.p99Ms)} ms at ${fmt(lat.ratePerSecond)} docs/s`, met: lat.p99Ms <= TARGETS.p99Ms });
   return out;
 };
 
 export const targetsSection = (checks: readonly TargetCheck[]): string =>
-  ['### Targets (headline scenario)', '', '| target | measured | met |', '| --- | ---: | :---: |', ...checks.map((c) => `| ${c.target} | ${c.measured} | ${c.met ? 'yes' : 'no'} |`)].join('\n');
+  [
+    '### Targets (headline scenario)',
+    '',
+    '| target | measured | met |',
+    '| --- | ---: | :---: |',
+    ...checks.map((c) => `| ${c.target} | ${c.measured} | ${c.met ? 'yes' : 'no'} |`),
+  ].join('\n');

@@ -60,7 +60,9 @@ const ctx = await openContext();
 let exitCode = 0;
 try {
   const environment = await describeEnvironment(ctx.knex);
-  log(`profile ${profile.name}: ${environment.machine.cpus} × ${environment.machine.cpuModel}, node ${environment.versions.node}, librdkafka ${environment.versions.librdkafka}, MariaDB ${environment.versions.mariadb}, Kafka ${environment.versions.kafkaBroker}`);
+  log(
+    `profile ${profile.name}: ${environment.machine.cpus} × ${environment.machine.cpuModel}, node ${environment.versions.node}, librdkafka ${environment.versions.librdkafka}, MariaDB ${environment.versions.mariadb}, Kafka ${environment.versions.kafkaBroker}`,
+  );
 
   // A scenario that fails is reported and the run goes on: only the gate decides the exit code.
   const failures: Record<string, string> = {};
@@ -75,7 +77,18 @@ try {
     // A ceiling sweep per scenario: the best statement size depends on the document size.
     const prepared = new RawSink('prepared');
     // The raw pipe after the prepared sink: the first round's sweep gives it its setting.
-    const all = [new RawSink(), prepared, rawSource, new RawPipe(prepared), docpipeSinkOnly, docpipeDefault, docpipeCustom, kafkajsPeer, confluentKafkaJsPeer, upstreamPeer(profile.upstreamSample)];
+    const all = [
+      new RawSink(),
+      prepared,
+      rawSource,
+      new RawPipe(prepared),
+      docpipeSinkOnly,
+      docpipeDefault,
+      docpipeCustom,
+      kafkajsPeer,
+      confluentKafkaJsPeer,
+      upstreamPeer(profile.upstreamSample),
+    ];
     const contenders = only ? all.filter((c) => only.includes(c.id)) : all;
     throughput.push(await runThroughput(ctx, scenario, contenders, profile.rounds, log));
   }
@@ -136,7 +149,9 @@ try {
       title: `Throughput over time — ${headline.title} (best round each)`,
       xLabel: 's since first write',
       yLabel: 'rows/s',
-      series: headline.contenders.flatMap((c) => (c.best && !c.sampled ? [{ name: c.title.replace(/^(ceiling|peer \(.\)): /, ''), points: rates(c.best.timeline, windowMs) }] : [])),
+      series: headline.contenders.flatMap((c) =>
+        c.best && !c.sampled ? [{ name: c.title.replace(/^(ceiling|peer \(.\)): /, ''), points: rates(c.best.timeline, windowMs) }] : [],
+      ),
     });
   }
   if (stalled) {
@@ -153,7 +168,15 @@ try {
       title: 'docpipe rows written per second — same run',
       xLabel: 's',
       yLabel: 'rows/s',
-      series: [{ name: 'rows/s', points: rates(s.samples.map(([t, , rows]) => [t * 1000, rows] as const), 1000) }],
+      series: [
+        {
+          name: 'rows/s',
+          points: rates(
+            s.samples.map(([t, , rows]) => [t * 1000, rows] as const),
+            1000,
+          ),
+        },
+      ],
       marker: { at: s.stallSeconds, label: 'table unlocked' },
     });
   }

@@ -34,8 +34,7 @@ export const stalledSink = async (ctx: BenchContext, s: StalledSinkSettings): Pr
   const topic = await ctx.topicWithDocuments('bench_stalled', s.partitions, s.backlog, s.docBytes);
   const table = await ctx.freshTable('stalled');
   const lock = await ctx.knex.client.acquireConnection();
-  const query = (sql: string) =>
-    new Promise<void>((ok, fail) => lock.query(sql, (e: Error | null) => (e ? fail(e) : ok())));
+  const query = (sql: string) => new Promise<void>((ok, fail) => lock.query(sql, (e: Error | null) => (e ? fail(e) : ok())));
   await query(`LOCK TABLES \`${table}\` WRITE`);
   let locked = true;
   const docpipe = startDocpipe(ctx, {

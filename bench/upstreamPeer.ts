@@ -31,9 +31,7 @@ export const upstreamPeer = (sampleSize: number): Contender => ({
     let failure: unknown;
     const loop = async () => {
       while (progress.rows < target) {
-        const messages = await new Promise<Kafka.Message[]>((resolve, reject) =>
-          consumer.consume(100, (err, ms) => (err ? reject(err) : resolve(ms))),
-        );
+        const messages = await new Promise<Kafka.Message[]>((resolve, reject) => consumer.consume(100, (err, ms) => (err ? reject(err) : resolve(ms))));
         for (const m of messages) {
           if (progress.rows >= target) break;
           const doc = JSON.parse(m.value!.toString('utf8')) as BenchDocument;

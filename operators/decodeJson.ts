@@ -21,9 +21,7 @@ export interface DecodeJsonOptions {
   exactIntegers?: readonly string[];
 }
 
-export const decodeJson = (
-  options: DecodeJsonOptions,
-): OperatorFunction<Envelope<Buffer | null>, Envelope<Record<string, unknown>>> => {
+export const decodeJson = (options: DecodeJsonOptions): OperatorFunction<Envelope<Buffer | null>, Envelope<Record<string, unknown>>> => {
   const fields = options.exactIntegers ?? DEFAULT_EXACT_INTEGERS;
   return mapRecords((value: Buffer | null) => decodeValue(value, fields), options);
 };

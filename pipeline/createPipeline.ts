@@ -170,9 +170,7 @@ export const createPipeline = async (config: PipelineConfig): Promise<Pipeline> 
         .records()
         .pipe(decodeDocumentsInWorker({ deadLetter: countingDeadLetter }), batch<EncodedDocument>(config.batch), bulkInsert(sink, writing));
     }
-    const documents = source
-      .records()
-      .pipe(decodeJson({ deadLetter: countingDeadLetter }), validate({ deadLetter: countingDeadLetter }));
+    const documents = source.records().pipe(decodeJson({ deadLetter: countingDeadLetter }), validate({ deadLetter: countingDeadLetter }));
     const final = config.transform ? documents.pipe(config.transform({ deadLetter: countingDeadLetter })) : documents;
     // For MySQL the text is encoded once, before batching, and waits for the database off the
     // JavaScript heap (see encodeDocuments).

@@ -154,10 +154,13 @@ export class DeadLetterWriter {
       } catch (err) {
         this.log.warn({ record: coordinates(record), err: (err as Error).message, attempt }, 'dead letter not acknowledged; retrying');
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(() => {
-            this.timers.delete(timer);
-            resolve();
-          }, backoffDelay(attempt, r.initialDelayMs ?? 200, r.maxDelayMs ?? 10_000, Math.random));
+          const timer = setTimeout(
+            () => {
+              this.timers.delete(timer);
+              resolve();
+            },
+            backoffDelay(attempt, r.initialDelayMs ?? 200, r.maxDelayMs ?? 10_000, Math.random),
+          );
           this.timers.add(timer);
         });
         continue;

@@ -8,10 +8,4 @@ export { createSqliteKnex } from './sqliteDatabase.js';
 export { isSqlite, openDatabase, type Database, type DbConnection, type SqliteConnection } from './database.js';
 export { migrateInputData } from './inputDataTable.js';
 export { classifyMysqlError, describeDbError, type ErrorKind } from './mysqlErrors.js';
-export {
-  DeadLetterWriter,
-  DLQ_HEADERS,
-  type DeadLetterMessage,
-  type DeadLetterTransport,
-  type DeadLetterWriterOptions,
-} from './deadLetterWriter.js';
+export { DeadLetterWriter, DLQ_HEADERS, type DeadLetterMessage, type DeadLetterTransport, type DeadLetterWriterOptions } from './deadLetterWriter.js';

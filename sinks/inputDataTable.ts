@@ -80,7 +80,9 @@ const withServerLock = async <T>(knex: Knex, table: string, waitMs: number, fn: 
   try {
     const [row] = await queryOn<{ got: number | null }[]>(conn, `SELECT GET_LOCK(${LOCK_NAME}, ?) AS got`, [table, Math.ceil(waitMs / 1000)]);
     if (row?.got !== 1) {
-      throw new Error(`another docpipe process has been migrating \`${table}\` for ${waitMs} ms; it may be stuck on a lock held by another session (see SHOW PROCESSLIST)`);
+      throw new Error(
+        `another docpipe process has been migrating \`${table}\` for ${waitMs} ms; it may be stuck on a lock held by another session (see SHOW PROCESSLIST)`,
+      );
     }
     try {
       return await fn();

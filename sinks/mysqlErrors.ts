@@ -17,12 +17,18 @@ export type ErrorKind = 'transient' | 'record' | 'fatal';
 const TRANSIENT_ERRNO = new Set([
   1040, // too many connections
   1053, // server shutdown in progress
-  1158, 1159, 1160, 1161, // network read/write errors and timeouts
+  1158,
+  1159,
+  1160,
+  1161, // network read/write errors and timeouts
   1205, // lock wait timeout
   1213, // deadlock
   1317, // query interrupted
   1927, // connection killed (MariaDB)
-  2002, 2003, 2006, 2013, // cannot connect, server gone away, lost connection
+  2002,
+  2003,
+  2006,
+  2013, // cannot connect, server gone away, lost connection
   4031, // disconnected for inactivity (MySQL 8)
 ]);
 

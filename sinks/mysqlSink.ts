@@ -127,9 +127,7 @@ export class MysqlSink implements RecordSink<SinkDocument> {
     if (options.autoMigrate ?? true) {
       await migrateInputData(knex, table);
     } else if (!(await knex.schema.hasTable(table))) {
-      throw new FatalSinkError(
-        `table \`${table}\` does not exist; create it with 'docpipe migrate' or enable autoMigrate`,
-      );
+      throw new FatalSinkError(`table \`${table}\` does not exist; create it with 'docpipe migrate' or enable autoMigrate`);
     }
     const chunkBytes = Math.min(options.chunkBytes ?? 2 * 1024 * 1024, maxPacket - PACKET_OVERHEAD);
     return new MysqlSink(knex, table, maxPacket, chunkBytes, options);
@@ -290,8 +288,7 @@ interface RawConnection {
   execute(sql: string, values: unknown[], cb: (err: Error | null) => void): void;
 }
 
-const query = (conn: RawConnection, sql: string): Promise<void> =>
-  new Promise((resolve, reject) => conn.query(sql, (err) => (err ? reject(err) : resolve())));
+const query = (conn: RawConnection, sql: string): Promise<void> => new Promise((resolve, reject) => conn.query(sql, (err) => (err ? reject(err) : resolve())));
 
 const rejection = (errorClass: string, message: string): Rejection => ({ stage: 'sink', errorClass, message });
 

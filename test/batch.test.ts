@@ -17,9 +17,19 @@ const collect = (options: Parameters<typeof batch>[0]) => {
 t.test('flushes at maxRecords', async (t) => {
   const { input, out } = collect({ maxRecords: 3, maxDelayMs: 60_000 });
   for (let i = 0; i < 7; i++) input.next(rec(i));
-  t.same(out.map((b) => b.records.map((r) => r.offset)), [[0, 1, 2], [3, 4, 5]]);
+  t.same(
+    out.map((b) => b.records.map((r) => r.offset)),
+    [
+      [0, 1, 2],
+      [3, 4, 5],
+    ],
+  );
   input.complete();
-  t.same(out[2]!.records.map((r) => r.offset), [6], 'completion flushes the rest');
+  t.same(
+    out[2]!.records.map((r) => r.offset),
+    [6],
+    'completion flushes the rest',
+  );
 });
 
 t.test('flushes at maxBytes', async (t) => {
@@ -44,7 +54,10 @@ t.test('flushes after maxDelayMs from the first record of a batch', async (t) =>
       }
     }, 5);
   });
-  t.same(flushed[0]!.records.map((r) => r.offset), [0, 1]);
+  t.same(
+    flushed[0]!.records.map((r) => r.offset),
+    [0, 1],
+  );
   input.complete();
 });
 

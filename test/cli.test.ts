@@ -57,7 +57,10 @@ t.test('produce sends a CSV keyed by doc_id, reports bad rows by line; verify co
   t.match(r.stderr, /line \d+: skipped: wrong number of fields: 2, the header has 4/);
   const messages = await readAll(topic, 101);
   t.equal(messages.length, 101);
-  t.ok(messages.every((m) => JSON.parse(String(m.value)).doc_id === Number(String(m.key))), 'keyed by doc_id');
+  t.ok(
+    messages.every((m) => JSON.parse(String(m.value)).doc_id === Number(String(m.key))),
+    'keyed by doc_id',
+  );
 
   const pipeline = await createPipeline({ kafka: { brokers: kafkaBrokers, groupId: uniqueName('g'), topics: [topic] }, db: { ...db, database: name } });
   await waitFor(() => pipeline.stats().recordsWritten === 101, 'the pipeline to write everything');
@@ -139,7 +142,10 @@ t.test('dlq replay sends dead letters back once the cause is fixed, and only onc
     { key: '2', value: JSON.stringify({ doc_id: 2, title: 'a title longer than ten', body: 'b' }), headers: [{ 'trace-id': 'abc' }] },
   ]);
   const first = await createPipeline(cfg);
-  await waitFor(() => first.stats().recordsWritten === 1 && first.stats().deadLettered === 1 && first.stats().inFlight.records === 0, 'one row and one dead letter');
+  await waitFor(
+    () => first.stats().recordsWritten === 1 && first.stats().deadLettered === 1 && first.stats().inFlight.records === 0,
+    'one row and one dead letter',
+  );
   await first.stop();
 
   await knex.raw('ALTER TABLE input_data MODIFY title LONGTEXT'); // fixed
@@ -179,11 +185,13 @@ t.test('demo runs the main job end to end and cleans up after itself', async (t)
   t.match(r.stdout, /p99 produce-to-row latency \(ms\)\s*│\s*\d+/);
   t.match(r.stdout, /every document landed once/);
   const { knex } = await freshDatabase(t);
-  const [tables] = (await knex.raw("SELECT TABLE_NAME AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME LIKE 'demo\\\\_%'", [db.database])) as [{ n: string }[]];
+  const [tables] = (await knex.raw("SELECT TABLE_NAME AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME LIKE 'demo\\\\_%'", [
+    db.database,
+  ])) as [{ n: string }[]];
   t.same(tables, [], 'no demo table left behind');
 });
 
-t.test('demo with nothing but Node: librdkafka\'s mock cluster and, with no MySQL answering, an embedded SQLite file', async (t) => {
+t.test("demo with nothing but Node: librdkafka's mock cluster and, with no MySQL answering, an embedded SQLite file", async (t) => {
   // Port 1 stands in for a machine where no MySQL runs.
   const r = await docpipe(['demo', '--kafka', 'mock', '--docs', '2000', '--rate', '2000'], { DOCPIPE_DB_PORT: '1' }, 180_000);
   t.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);

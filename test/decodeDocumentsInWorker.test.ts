@@ -16,12 +16,26 @@ const envelope = (value: string | Buffer | null, offset: number): Envelope<Buffe
 const bytes = (text: EncodedText): Buffer => (Buffer.isBuffer(text) ? text : Buffer.from(text));
 
 /** What a chain made of the records: each document's fields as bytes, and each rejection, by offset. */
-const outcome = async (records: Envelope<Buffer | null>[], chain: (dl: (r: Envelope<unknown>, why: Rejection) => void) => (s: Observable<Envelope<Buffer | null>>) => Observable<Envelope<EncodedDocument>>) => {
+const outcome = async (
+  records: Envelope<Buffer | null>[],
+  chain: (dl: (r: Envelope<unknown>, why: Rejection) => void) => (s: Observable<Envelope<Buffer | null>>) => Observable<Envelope<EncodedDocument>>,
+) => {
   const rejected: [number, Rejection][] = [];
-  const out = await lastValueFrom(from(records).pipe(chain((r, why) => rejected.push([r.offset, { stage: why.stage, errorClass: why.errorClass, message: why.message }])), toArray()));
+  const out = await lastValueFrom(
+    from(records).pipe(
+      chain((r, why) => rejected.push([r.offset, { stage: why.stage, errorClass: why.errorClass, message: why.message }])),
+      toArray(),
+    ),
+  );
   return {
     // Read after every chunk came back, so text one chunk's buffer shares with another would show.
-    documents: out.map((e) => ({ offset: e.offset, doc_id: e.payload.doc_id, title: bytes(e.payload.title), body: bytes(e.payload.body), url: e.payload.url === null ? null : bytes(e.payload.url) })),
+    documents: out.map((e) => ({
+      offset: e.offset,
+      doc_id: e.payload.doc_id,
+      title: bytes(e.payload.title),
+      body: bytes(e.payload.body),
+      url: e.payload.url === null ? null : bytes(e.payload.url),
+    })),
     rejected,
   };
 };
@@ -52,7 +66,10 @@ const values: (string | Buffer | null)[] = [
 t.test('accepts and refuses exactly what decodeJson, validate and encodeDocuments do, with the same bytes and reasons', async (t) => {
   // Every value several times over, so chunks of 5 split the kinds in different places.
   const records = Array.from({ length: values.length * 4 }, (_, i) => envelope(values[i % values.length]!, i));
-  t.ok(records.some((r) => (r.value?.length ?? 0) >= 1024 * 1024), 'some values are large enough to be decoded on the calling thread');
+  t.ok(
+    records.some((r) => (r.value?.length ?? 0) >= 1024 * 1024),
+    'some values are large enough to be decoded on the calling thread',
+  );
   const expected = await outcome(records, onMainThread);
   const got = await outcome(records, (deadLetter) => decodeDocumentsInWorker({ deadLetter, chunkRecords: 5 }));
   t.ok(expected.documents.length > 0 && expected.rejected.length > 0, 'the values hold both kinds');
@@ -60,19 +77,47 @@ t.test('accepts and refuses exactly what decodeJson, validate and encodeDocument
   t.equal(got.documents.length, expected.documents.length);
   const differing = got.documents.filter((d, i) => {
     const e = expected.documents[i]!;
-    return d.offset !== e.offset || d.doc_id !== e.doc_id || !d.title.equals(e.title) || !d.body.equals(e.body) || (d.url === null ? e.url !== null : e.url === null || !d.url.equals(e.url));
+    return (
+      d.offset !== e.offset ||
+      d.doc_id !== e.doc_id ||
+      !d.title.equals(e.title) ||
+      !d.body.equals(e.body) ||
+      (d.url === null ? e.url !== null : e.url === null || !d.url.equals(e.url))
+    );
   });
-  t.same(differing.map((d) => d.offset), [], 'every document comes out as the main-thread chain makes it, in order');
+  t.same(
+    differing.map((d) => d.offset),
+    [],
+    'every document comes out as the main-thread chain makes it, in order',
+  );
 });
 
 t.test('records of many bursts and chunks come out in order, and the stream completes after the last', async (t) => {
   const doc = (i: number) => JSON.stringify({ doc_id: i, title: `t${i}`, body: 'b'.repeat(i % 300), url: i % 3 ? null : `https://example.com/${i}` });
   // Bursts of 100 a macrotask apart, as a source hands them over; chunks of at most 64.
   const bursts = Array.from({ length: 30 }, (_, b) => Array.from({ length: 100 }, (_, j) => envelope(doc(b * 100 + j), b * 100 + j)));
-  const source = from(bursts).pipe(concatMap((burst) => new Observable<Envelope<Buffer | null>>((s) => void setImmediate(() => { burst.forEach((r) => s.next(r)); s.complete(); }))));
+  const source = from(bursts).pipe(
+    concatMap(
+      (burst) =>
+        new Observable<Envelope<Buffer | null>>(
+          (s) =>
+            void setImmediate(() => {
+              burst.forEach((r) => s.next(r));
+              s.complete();
+            }),
+        ),
+    ),
+  );
   const out = await lastValueFrom(source.pipe(decodeDocumentsInWorker({ deadLetter: () => t.fail('nothing is refused'), chunkRecords: 64 }), toArray()));
-  t.same(out.map((e) => e.offset), Array.from({ length: 3000 }, (_, i) => i), 'every record, in order');
-  t.same(out.map((e) => e.payload.title.toString()), Array.from({ length: 3000 }, (_, i) => `t${i}`));
+  t.same(
+    out.map((e) => e.offset),
+    Array.from({ length: 3000 }, (_, i) => i),
+    'every record, in order',
+  );
+  t.same(
+    out.map((e) => e.payload.title.toString()),
+    Array.from({ length: 3000 }, (_, i) => `t${i}`),
+  );
 });
 
 t.test('a record alone in its burst is not held back waiting for a full chunk', async (t) => {

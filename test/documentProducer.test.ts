@@ -31,7 +31,10 @@ t.test('documents are keyed by doc_id, exact, and versions share a partition', a
     t.equal(String(doc['doc_id']), key, 'keyed by doc_id');
     partitionOf.set(key, (partitionOf.get(key) ?? new Set()).add(m.partition));
   }
-  t.ok([...partitionOf.values()].every((s) => s.size === 1), 'all versions of a document share a partition');
+  t.ok(
+    [...partitionOf.values()].every((s) => s.size === 1),
+    'all versions of a document share a partition',
+  );
   t.ok(partitionOf.has('9223372036854775807'), 'the largest int64 doc_id is written exactly');
 });
 
@@ -39,8 +42,14 @@ t.test('sendBatch reports the messages that were not acknowledged', async (t) =>
   const topic = await createTopic(t, 'producerbatch', 1, { 'max.message.bytes': '2000' });
   const producer = await DocumentProducer.open({ brokers: kafkaBrokers });
   t.teardown(() => producer.close());
-  const ok = await producer.sendBatch([{ topic, value: 'a', key: '1' }, { topic, value: 'b', key: '2' }]);
-  t.same(ok.map((d) => d.offset), [0, 1]);
+  const ok = await producer.sendBatch([
+    { topic, value: 'a', key: '1' },
+    { topic, value: 'b', key: '2' },
+  ]);
+  t.same(
+    ok.map((d) => d.offset),
+    [0, 1],
+  );
   const err = await producer
     .sendBatch([
       { topic, value: 'small', key: '3' },
@@ -52,8 +61,14 @@ t.test('sendBatch reports the messages that were not acknowledged', async (t) =>
   const e = err as SendBatchError;
   // The broker refuses the whole record batch the oversized message travelled in, so its
   // neighbours may fail with it; each failure is reported with its index and reason.
-  t.ok(e.failures.some((f) => f.index === 1), 'the oversized message is reported');
-  t.ok(e.failures.every((f) => /too large/i.test(f.error.message)), 'with the reason');
+  t.ok(
+    e.failures.some((f) => f.index === 1),
+    'the oversized message is reported',
+  );
+  t.ok(
+    e.failures.every((f) => /too large/i.test(f.error.message)),
+    'with the reason',
+  );
   t.match(e.message, /of 3 messages were not acknowledged: .*#1: .*too large/i);
   for (const f of e.failures) t.equal(e.delivered[f.index], undefined);
   const after = await producer.sendBatch([{ topic, value: 'c', key: '5' }]);

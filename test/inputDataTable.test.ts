@@ -29,13 +29,17 @@ t.test('a migration lock held by a session that then dies is released with it', 
   const pool = createKnex({ ...db, database: name }, 1);
   t.teardown(() => pool.destroy());
   const migrating = migrateInputData(pool, 'input_data', 20_000);
-  await waitFor(async () => {
-    const [rows] = (await holder.raw(
-      "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND INFO LIKE 'SELECT GET_LOCK%' AND ID <> CONNECTION_ID()",
-      [name],
-    )) as [unknown[]];
-    return rows.length > 0;
-  }, 'the migration to wait for the lock', 10_000);
+  await waitFor(
+    async () => {
+      const [rows] = (await holder.raw(
+        "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND INFO LIKE 'SELECT GET_LOCK%' AND ID <> CONNECTION_ID()",
+        [name],
+      )) as [unknown[]];
+      return rows.length > 0;
+    },
+    'the migration to wait for the lock',
+    10_000,
+  );
   t.notOk(await pool.schema.hasTable('input_data'), 'nothing migrated while the lock is held');
   await holder.destroy(); // the process dies; the server lets its lock go
   t.same(await migrating, ['001_create_input_data']);

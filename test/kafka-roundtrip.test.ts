@@ -14,9 +14,7 @@ const produceAll = async (topic: string): Promise<number> => {
     'enable.idempotence': true,
     log_level: 0,
   });
-  await new Promise<void>((resolve, reject) =>
-    producer.connect({ timeout: 10_000 }, (err) => (err ? reject(err) : resolve())),
-  );
+  await new Promise<void>((resolve, reject) => producer.connect({ timeout: 10_000 }, (err) => (err ? reject(err) : resolve())));
   producer.setPollInterval(50);
   let acked = 0;
   const done = new Promise<void>((resolve, reject) => {
@@ -46,9 +44,7 @@ t.test('every produced message is read back through a consumer group', async (t)
     },
     { 'auto.offset.reset': 'earliest' },
   );
-  await new Promise<void>((resolve, reject) =>
-    consumer.connect({ timeout: 10_000 }, (err) => (err ? reject(err) : resolve())),
-  );
+  await new Promise<void>((resolve, reject) => consumer.connect({ timeout: 10_000 }, (err) => (err ? reject(err) : resolve())));
   t.teardown(() => new Promise<void>((resolve) => consumer.disconnect(() => resolve())));
   // Without it consume(n) waits the default timeout for every missing message.
   consumer.setDefaultConsumeTimeout(200);
@@ -58,9 +54,7 @@ t.test('every produced message is read back through a consumer group', async (t)
   const deadline = Date.now() + 60_000;
   while (seen.length < COUNT && Date.now() < deadline) {
     const batch = await new Promise<Message[]>((resolve, reject) =>
-      consumer.consume(100, (err: LibrdKafkaError, messages: Message[]) =>
-        err ? reject(err) : resolve(messages),
-      ),
+      consumer.consume(100, (err: LibrdKafkaError, messages: Message[]) => (err ? reject(err) : resolve(messages))),
     );
     seen.push(...batch);
   }
@@ -71,11 +65,13 @@ t.test('every produced message is read back through a consumer group', async (t)
   t.same(new Set(seen.map((m) => m.partition)), new Set([0, 1, 2]), 'all partitions were read');
   for (let p = 0; p < PARTITIONS; p++) {
     const offsets = seen.filter((m) => m.partition === p).map((m) => m.offset);
-    t.same(offsets, [...offsets].sort((a, b) => a - b), `partition ${p} arrives in offset order`);
+    t.same(
+      offsets,
+      [...offsets].sort((a, b) => a - b),
+      `partition ${p} arrives in offset order`,
+    );
     t.equal(offsets[0], 0, `partition ${p} is read from its first offset`);
   }
-  const wrongKeys = seen.filter(
-    (m) => String(m.key) !== `key-${(JSON.parse(String(m.value)) as { n: number }).n % 17}`,
-  );
+  const wrongKeys = seen.filter((m) => String(m.key) !== `key-${(JSON.parse(String(m.value)) as { n: number }).n % 17}`);
   t.same(wrongKeys, [], 'every message keeps the key it was produced with');
 });

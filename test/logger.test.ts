@@ -15,7 +15,10 @@ t.test('passwords never reach a log line', async (t) => {
 
 t.test('librdkafka debug output reaches the log without secrets', async (t) => {
   const { redactSecrets } = await import('../pipeline/kafka/kafkaSource.js');
-  t.equal(redactSecrets('sasl.password = hunter2 and ssl.key.password=abc; token: xyz'), 'sasl.password = [redacted] and ssl.key.password=[redacted] token: [redacted]');
+  t.equal(
+    redactSecrets('sasl.password = hunter2 and ssl.key.password=abc; token: xyz'),
+    'sasl.password = [redacted] and ssl.key.password=[redacted] token: [redacted]',
+  );
   t.equal(redactSecrets('sasl.password = [redacted]'), 'sasl.password = [redacted]');
 
   const { KafkaSource } = await import('../pipeline/kafka/kafkaSource.js');

@@ -16,15 +16,12 @@ t.test('rows written through knex read back byte for byte', async (t) => {
     { doc_id: '-9223372036854775808', title: 'min int64' },
     { doc_id: '9007199254740993', title: '2^53 + 1, which a JS number cannot hold' },
     { doc_id: '1', title: '中文标题 and emoji 🦀 (4-byte UTF-8)' },
-    { doc_id: '2', title: "quotes ' \" backticks ` and ; DROP TABLE docs; --" },
+    { doc_id: '2', title: 'quotes \' " backticks ` and ; DROP TABLE docs; --' },
   ];
   await knex('docs').insert(rows);
 
   // supportBigNumbers/bigNumberStrings keep int64 exact on the way out too.
-  const read = await knex('docs')
-    .select('doc_id', 'title')
-    .orderBy('id')
-    .options({ supportBigNumbers: true, bigNumberStrings: true });
+  const read = await knex('docs').select('doc_id', 'title').orderBy('id').options({ supportBigNumbers: true, bigNumberStrings: true });
   t.same(read, rows, 'every row reads back as written');
 
   const [[charset]] = (await knex.raw(
@@ -32,11 +29,7 @@ t.test('rows written through knex read back byte for byte', async (t) => {
   )) as [[{ cs: string }]];
   t.equal(charset.cs, 'utf8mb4', 'the table is utf8mb4');
 
-  await t.rejects(
-    knex('docs').insert({ doc_id: '1', title: 'again' }),
-    { code: 'ER_DUP_ENTRY' },
-    'the unique key refuses a second row for a doc_id',
-  );
+  await t.rejects(knex('docs').insert({ doc_id: '1', title: 'again' }), { code: 'ER_DUP_ENTRY' }, 'the unique key refuses a second row for a doc_id');
 });
 
 t.test('a wrong password is refused with the server error, not a hang', async (t) => {

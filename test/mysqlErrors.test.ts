@@ -18,10 +18,24 @@ t.test('errors are sorted into transient, record and fatal', async (t) => {
 });
 
 t.test('retry backs off with jitter, stops on non-transient errors and when retries run out', async (t) => {
-  t.equal(backoffDelay(1, 100, 1000, () => 1), 100);
-  t.equal(backoffDelay(4, 100, 1000, () => 1), 800);
-  t.equal(backoffDelay(10, 100, 1000, () => 1), 1000, 'capped');
-  t.equal(backoffDelay(3, 100, 1000, () => 0.5), 200, 'jittered');
+  t.equal(
+    backoffDelay(1, 100, 1000, () => 1),
+    100,
+  );
+  t.equal(
+    backoffDelay(4, 100, 1000, () => 1),
+    800,
+  );
+  t.equal(
+    backoffDelay(10, 100, 1000, () => 1),
+    1000,
+    'capped',
+  );
+  t.equal(
+    backoffDelay(3, 100, 1000, () => 0.5),
+    200,
+    'jittered',
+  );
 
   let calls = 0;
   const value = await retry(async () => (++calls < 3 ? Promise.reject(new Error('flaky')) : 'ok'), {

@@ -44,7 +44,10 @@ t.test('duplicates in a batch keep the later record; rows too large for a packet
   const huge = { ...record(3, 'huge'), payload: { doc_id: 3n, title: 'huge', body: 'x'.repeat(Number(p)) } };
   const result = await sink.write([record(1, 'first', 10), record(2, 'other', 11), record(1, 'second', 12), huge]);
   t.equal(result.written, 2, 'two distinct doc_ids written');
-  t.same(result.rejected.map((r) => r.rejection.errorClass), ['RowTooLarge']);
+  t.same(
+    result.rejected.map((r) => r.rejection.errorClass),
+    ['RowTooLarge'],
+  );
   t.same(await knex('input_data').select('doc_id', 'title').orderBy('doc_id'), [
     { doc_id: '1', title: 'second' },
     { doc_id: '2', title: 'other' },
@@ -59,7 +62,7 @@ t.test('documents encoded by encodeDocuments are stored as the same text and ref
   // Characters, not bytes: ten 3-byte characters fit VARCHAR(10), eleven do not.
   await knex.raw('ALTER TABLE input_data MODIFY title VARCHAR(10)');
   const docs: Document[] = [
-    { doc_id: 1n, title: '中文中文中文中文中文', body: "🦀 `; DROP TABLE x; -- ' \" \\ \u0000 \ufffd", url: 'https://例子.测试/路径?q=1' },
+    { doc_id: 1n, title: '中文中文中文中文中文', body: '🦀 `; DROP TABLE x; -- \' " \\ \u0000 \ufffd', url: 'https://例子.测试/路径?q=1' },
     { doc_id: 2n, title: '', body: '', url: null },
     { doc_id: 3n, title: '中文中文中文中文中文中', body: 'refused: one character too many' },
     { doc_id: 4n, title: 'plain', body: 'x'.repeat(70_000) },
@@ -68,7 +71,10 @@ t.test('documents encoded by encodeDocuments are stored as the same text and ref
   t.ok(Buffer.isBuffer(encoded[0]!.payload.body), 'the text travels as bytes');
   const result = await sink.write(encoded);
   t.equal(result.written, 3);
-  t.same(result.rejected.map((r) => [r.record.offset, r.rejection.errorClass]), [[2, 'ER_DATA_TOO_LONG']]);
+  t.same(
+    result.rejected.map((r) => [r.record.offset, r.rejection.errorClass]),
+    [[2, 'ER_DATA_TOO_LONG']],
+  );
   const rows = (await knex('input_data').select('doc_id', 'title', 'body', 'url').orderBy('doc_id')) as Record<string, unknown>[];
   t.same(
     rows,
@@ -113,7 +119,8 @@ t.test('a new version resets is_index and updated_at; a replay or an older versi
   await sink.write([record(7, 'v1', 10)]);
   // As the indexer would mark it, and dated far back so any later write shows.
   const mark = () => knex('input_data').update({ is_index: 1, updated_at: '2000-01-01 00:00:00.000' });
-  const row = async () => (await knex('input_data').select('title', 'is_index', knex.raw('YEAR(updated_at) AS y')))[0] as { title: string; is_index: number; y: number };
+  const row = async () =>
+    (await knex('input_data').select('title', 'is_index', knex.raw('YEAR(updated_at) AS y')))[0] as { title: string; is_index: number; y: number };
   await mark();
   await sink.write([record(7, 'v1', 10)]);
   await sink.write([record(7, 'v0', 9)]);
@@ -149,7 +156,9 @@ t.test('batches of every size share prepared statements; one over the parameter 
   const [[count]] = (await knex.raw('SELECT COUNT(*) AS n, SUM(title = CONCAT("t", doc_id)) AS named FROM input_data')) as [[{ n: string; named: string }]];
   t.equal(Number(count.n), id, 'every row is in the table');
   t.equal(Number(count.named), id - 1, 'each with its own title');
-  const [[stored]] = (await knex.raw('SELECT CHAR_LENGTH(body) AS n, body = ? AS same FROM input_data WHERE doc_id = ?', [body, id])) as [[{ n: number; same: number }]];
+  const [[stored]] = (await knex.raw('SELECT CHAR_LENGTH(body) AS n, body = ? AS same FROM input_data WHERE doc_id = ?', [body, id])) as [
+    [{ n: number; same: number }],
+  ];
   t.equal(Number(stored.n), body.length);
   t.equal(Number(stored.same), 1, 'the large body stored exactly');
 });

@@ -9,8 +9,17 @@ import { cliEntry, tsLoader } from './helpers/cli.js';
 import { waitFor } from './helpers/wait.js';
 
 const base: PipelineStats = {
-  recordsIn: 0, recordsWritten: 0, rowsWritten: 0, deadLettered: 0, batches: 0,
-  inFlight: { records: 0, bytes: 0 }, paused: false, assignedPartitions: 1, lag: [], lastCommitAt: 0, lastProgressAt: 0,
+  recordsIn: 0,
+  recordsWritten: 0,
+  rowsWritten: 0,
+  deadLettered: 0,
+  batches: 0,
+  inFlight: { records: 0, bytes: 0 },
+  paused: false,
+  assignedPartitions: 1,
+  lag: [],
+  lastCommitAt: 0,
+  lastProgressAt: 0,
 };
 
 t.test('readiness: assigned and progressing, or idle without lag', async (t) => {
@@ -38,17 +47,27 @@ t.test('a running docpipe serves /metrics, /healthz and /readyz', async (t) => {
     { key: 'bad', value: 'not json' },
   ]);
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', tsLoader, cliEntry, 'run', '--topics', topic, '--group-id', uniqueName('g'), '--db-name', name, '--metrics-port', String(port)], {
-    env: { ...process.env, DOCPIPE_LOG_LEVEL: 'warn' },
-    stdio: 'ignore',
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', tsLoader, cliEntry, 'run', '--topics', topic, '--group-id', uniqueName('g'), '--db-name', name, '--metrics-port', String(port)],
+    {
+      env: { ...process.env, DOCPIPE_LOG_LEVEL: 'warn' },
+      stdio: 'ignore',
+    },
+  );
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
   t.teardown(() => child.kill('SIGKILL'));
   const get = async (path: string) => {
     const res = await fetch(`http://127.0.0.1:${port}${path}`);
     return { status: res.status, body: await res.text() };
   };
-  await waitFor(() => get('/healthz').then((r) => r.status === 200).catch(() => false), 'the health endpoint');
+  await waitFor(
+    () =>
+      get('/healthz')
+        .then((r) => r.status === 200)
+        .catch(() => false),
+    'the health endpoint',
+  );
   const metrics = await waitFor(async () => {
     const m = await get('/metrics');
     return /docpipe_records_written_total 500\b/.test(m.body) && /docpipe_records_dead_lettered_total 1\b/.test(m.body) && m.body;

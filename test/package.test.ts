@@ -132,7 +132,11 @@ t.test('npm pack ships the built entry points and nothing of the benchmarks or t
 
   const packed = await npm(['pack', '--json', '--ignore-scripts', '--pack-destination', work], packageCopy);
   t.equal(packed.code, 0, 'npm pack writes the tarball', { stderr: packed.stderr });
-  t.same(packedFiles(packed.stdout).map((f) => f.path), paths, 'the tarball holds what the dry run listed');
+  t.same(
+    packedFiles(packed.stdout).map((f) => f.path),
+    paths,
+    'the tarball holds what the dry run listed',
+  );
   tarball = join(work, (JSON.parse(packed.stdout) as { filename: string }[])[0]!.filename);
   t.ok(existsSync(tarball), basename(tarball));
 });
@@ -226,15 +230,19 @@ t.test('the custom-chain example installs from the tarball, type-checks and runs
   );
   t.equal(child.code, 0, 'the example exits 0', { stdout: child.stdout, stderr: child.stderr });
   const summary = JSON.parse(child.stdout.trim().split('\n').at(-1) ?? 'null') as Record<string, unknown> | null;
-  t.match(summary, {
-    expected: messages.length,
-    written: 41,
-    rows: 41,
-    filtered: 8,
-    deadLettered: 7,
-    rejections: { 'validate/SchemaError': 5, 'decode/SyntaxError': 2 },
-    drained: true,
-  }, 'its summary counts every record: written, filtered or dead-lettered');
+  t.match(
+    summary,
+    {
+      expected: messages.length,
+      written: 41,
+      rows: 41,
+      filtered: 8,
+      deadLettered: 7,
+      rejections: { 'validate/SchemaError': 5, 'decode/SyntaxError': 2 },
+      drained: true,
+    },
+    'its summary counts every record: written, filtered or dead-lettered',
+  );
 
   const rows = (await knex('articles').select('doc_id', 'title', 'body', 'url')) as { doc_id: string; title: string; body: string; url: string }[];
   const byId = (a: { doc_id: string }, b: { doc_id: string }) => (BigInt(a.doc_id) < BigInt(b.doc_id) ? -1 : 1);

@@ -22,8 +22,8 @@ const config = (topic: string, database: string, over: Partial<PipelineConfig> =
 t.test('bad input of every kind ends as a correct row or a dead letter; no partition stalls', async (t) => {
   const topic = await createTopic(t, 'badinput', 3, { 'max.message.bytes': String(16 * 1024 * 1024) });
   const { name, knex } = await freshDatabase(t);
-  const big = '长'.repeat(5 * 1024 * 1024 / 3 + 10); // > 5 MB of UTF-8
-  const hostile = "Robert'); DROP TABLE input_data;-- `backticks` \\ \" %s ? ?? :name";
+  const big = '长'.repeat((5 * 1024 * 1024) / 3 + 10); // > 5 MB of UTF-8
+  const hostile = 'Robert\'); DROP TABLE input_data;-- `backticks` \\ " %s ? ?? :name';
   const good: [string, string, string, string | undefined][] = [
     // doc_id, title, body, url
     ['9223372036854775807', 'max int64', 'b', undefined],
@@ -65,7 +65,10 @@ t.test('bad input of every kind ends as a correct row or a dead letter; no parti
   }, 'every good row and every dead letter');
 
   const rows = (await knex('input_data').select('doc_id', 'title', 'body', 'url').orderBy('doc_id')) as {
-    doc_id: string; title: string; body: string; url: string | null;
+    doc_id: string;
+    title: string;
+    body: string;
+    url: string | null;
   }[];
   const expected = good
     .map(([doc_id, title, body, url]) => ({ doc_id, title, body, url: url ?? null }))
@@ -94,7 +97,10 @@ t.test('bad input of every kind ends as a correct row or a dead letter; no parti
 
   // Nothing stalls: every partition's committed offset reaches its end.
   const high = await highWatermarks(topic, 3);
-  t.equal(high.reduce((a, b) => a + b, 0), messages.length);
+  t.equal(
+    high.reduce((a, b) => a + b, 0),
+    messages.length,
+  );
   const committed = await waitFor(async () => {
     const c = await committedOffsets(cfg.kafka.groupId, topic, 3);
     return JSON.stringify(c) === JSON.stringify(high) && c;
@@ -113,21 +119,26 @@ t.test('versions produced in order end with the newest, with concurrent batches 
   }
   await produce(topic, messages);
   // Small batches, many in flight: versions of one document race each other to the database.
-  const pipeline = await createPipeline(
-    config(topic, name, { batch: { maxRecords: 37, maxDelayMs: 5 }, sinkConcurrency: 6 }),
-  );
+  const pipeline = await createPipeline(config(topic, name, { batch: { maxRecords: 37, maxDelayMs: 5 }, sinkConcurrency: 6 }));
   t.teardown(() => pipeline.stop());
   await waitFor(() => pipeline.stats().recordsWritten === messages.length, 'every version to be written');
   t.ok(pipeline.stats().batches > VERSIONS * 2, `written in many batches (${pipeline.stats().batches})`);
   const rows = (await knex('input_data').select('doc_id', 'title')) as { doc_id: string; title: string }[];
   t.equal(rows.length, DOCS, 'one row per doc_id');
-  t.same(rows.filter((r) => r.title !== `v${VERSIONS}`), [], 'every row holds the newest version');
+  t.same(
+    rows.filter((r) => r.title !== `v${VERSIONS}`),
+    [],
+    'every row holds the newest version',
+  );
 });
 
 t.test('replaying a batch leaves the table unchanged', async (t) => {
   const topic = await createTopic(t, 'replay', 1);
   const { name, knex } = await freshDatabase(t);
-  await produce(topic, Array.from({ length: 200 }, (_, i) => ({ key: String(i % 50), value: doc(i % 50, `t${i}`) })));
+  await produce(
+    topic,
+    Array.from({ length: 200 }, (_, i) => ({ key: String(i % 50), value: doc(i % 50, `t${i}`) })),
+  );
   const first = await createPipeline(config(topic, name));
   await waitFor(() => first.stats().recordsWritten === 200, 'the first pass');
   await first.stop();
@@ -153,7 +164,10 @@ t.test('a blocked database holds commits and memory; everything lands when it re
   t.teardown(() => knex.client.releaseConnection(lock));
   await new Promise<void>((resolve, reject) => lock.query('LOCK TABLES input_data WRITE', (err: Error | null) => (err ? reject(err) : resolve())));
 
-  await produce(topic, Array.from({ length: TOTAL }, (_, i) => ({ key: String(i), value: doc(i, `t${i}`) })));
+  await produce(
+    topic,
+    Array.from({ length: TOTAL }, (_, i) => ({ key: String(i), value: doc(i, `t${i}`) })),
+  );
   const pipeline = await createPipeline(cfg);
   t.teardown(() => pipeline.stop());
   await waitFor(() => pipeline.stats().paused, 'the source to pause on a full budget');
@@ -186,9 +200,7 @@ t.test('fatal start-up problems are reported within seconds with a clear message
   await t.rejects(createPipeline(config(topic, name, { db: { ...db, database: name, port: 1 } })), {
     message: /ECONNREFUSED/,
   });
-  const noBroker = await createPipeline(config(topic, name, { kafka: { brokers: '127.0.0.1:1', groupId: 'x', topics: [topic] } })).catch(
-    (err: unknown) => err,
-  );
+  const noBroker = await createPipeline(config(topic, name, { kafka: { brokers: '127.0.0.1:1', groupId: 'x', topics: [topic] } })).catch((err: unknown) => err);
   t.match(noBroker, { name: 'KafkaConnectError', message: /cannot connect to Kafka at 127\.0\.0\.1:1/ });
 });
 
@@ -241,7 +253,10 @@ t.test('a dead letter that cannot be written holds its partition; it resumes onc
   // Several commit intervals pass; the position must not move past the unwritten dead letter.
   await new Promise((r) => setTimeout(r, 1500));
   t.same(await committedOffsets(cfg.kafka.groupId, topic, 1), [1], 'held at the poison record');
-  t.same((await knex('input_data').select('doc_id').orderBy('doc_id')).map((r: { doc_id: string }) => r.doc_id), ['1', '2']);
+  t.same(
+    (await knex('input_data').select('doc_id').orderBy('doc_id')).map((r: { doc_id: string }) => r.doc_id),
+    ['1', '2'],
+  );
 
   // Make the dead-letter topic writable: delete it and let the broker re-create it with defaults.
   const Kafka = (await import('@confluentinc/kafka-javascript')).default;
@@ -257,17 +272,17 @@ t.test("docpipe's database connections killed mid-write: retried, everything lan
   const topic = await createTopic(t, 'killconn', 2);
   const { name, knex } = await freshDatabase(t);
   const TOTAL = 20_000;
-  await produce(topic, Array.from({ length: TOTAL }, (_, i) => ({ key: String(i), value: doc(i, `t${i}`, 'x'.repeat(500)) })));
+  await produce(
+    topic,
+    Array.from({ length: TOTAL }, (_, i) => ({ key: String(i), value: doc(i, `t${i}`, 'x'.repeat(500)) })),
+  );
   const pipeline = await createPipeline(config(topic, name, { batch: { maxRecords: 200 }, retry: { initialDelayMs: 20, maxDelayMs: 200 } }));
   t.teardown(() => pipeline.stop());
   await waitFor(() => pipeline.stats().recordsWritten > 2000, 'writing to be under way');
   // Kill every connection of the pipeline's pool from another session, a few times over.
   let killed = 0;
   for (let round = 0; round < 3 && pipeline.stats().recordsWritten < TOTAL; round++) {
-    const [ids] = (await knex.raw(
-      'SELECT ID AS id FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID()',
-      [name],
-    )) as [{ id: number }[]];
+    const [ids] = (await knex.raw('SELECT ID AS id FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID()', [name])) as [{ id: number }[]];
     for (const { id } of ids) {
       await knex.raw('KILL ?', [id]).catch(() => {});
       killed++;
@@ -286,7 +301,10 @@ t.test('a poison record larger than the broker default still reaches the dead-le
   const { name } = await freshDatabase(t);
   const { randomBytes } = await import('node:crypto');
   const poison = `not json ${randomBytes(2 * 1024 * 1024).toString('base64')}`; // ~2.8 MB, incompressible
-  await produce(topic, [{ key: 'big', value: poison }, { key: '1', value: doc(1, 'after') }]);
+  await produce(topic, [
+    { key: 'big', value: poison },
+    { key: '1', value: doc(1, 'after') },
+  ]);
   const cfg = config(topic, name);
   const pipeline = await createPipeline(cfg);
   t.teardown(() => pipeline.stop());

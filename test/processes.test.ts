@@ -95,11 +95,15 @@ t.test('two members on 6 partitions, one stopped mid-run: the other finishes, no
     a.child.kill('SIGKILL');
     b.child.kill('SIGKILL');
   });
-  await waitFor(async () => {
-    // A member that died at start would otherwise show up only as a timeout.
-    if (a.child.exitCode !== null || b.child.exitCode !== null) throw new Error(`a member exited early:\n${a.output()}\n${b.output()}`);
-    return (await rowCount(knex)) >= 3000;
-  }, 'both members to start writing', 120_000);
+  await waitFor(
+    async () => {
+      // A member that died at start would otherwise show up only as a timeout.
+      if (a.child.exitCode !== null || b.child.exitCode !== null) throw new Error(`a member exited early:\n${a.output()}\n${b.output()}`);
+      return (await rowCount(knex)) >= 3000;
+    },
+    'both members to start writing',
+    120_000,
+  );
   const atStop = await rowCount(knex);
   a.child.kill('SIGTERM');
   t.ok(atStop < TOTAL, `stopped mid-run (${atStop} of ${TOTAL} rows written)`);
@@ -109,7 +113,10 @@ t.test('two members on 6 partitions, one stopped mid-run: the other finishes, no
   const [[stats]] = (await knex.raw('SELECT COUNT(*) AS n, COUNT(DISTINCT doc_id) AS d FROM input_data')) as [[{ n: string; d: string }]];
   t.same(stats, { n: String(TOTAL), d: String(TOTAL) }, 'every doc_id exactly once');
   const high = await highWatermarks(topic, 6);
-  await waitFor(async () => JSON.stringify(await committedOffsets(env.DOCPIPE_GROUP_ID, topic, 6)) === JSON.stringify(high), 'all six partitions committed to the end');
+  await waitFor(
+    async () => JSON.stringify(await committedOffsets(env.DOCPIPE_GROUP_ID, topic, 6)) === JSON.stringify(high),
+    'all six partitions committed to the end',
+  );
   b.child.kill('SIGTERM');
   t.equal(await b.exited, 0, `SIGTERM exits 0\n${b.output()}`);
 });

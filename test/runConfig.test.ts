@@ -15,7 +15,8 @@ const errorOf = (fn: () => unknown): ConfigError | undefined => {
 
 t.test('defaults, then file, then environment, then flags', async (t) => {
   const dir = t.testdir({
-    'docpipe.yaml': 'kafka:\n  topics: [a, b]\n  groupId: from-file\n  rdkafka:\n    session.timeout.ms: 6000\ndb:\n  port: 3307\ntable: file_table\nbatch:\n  maxRecords: 500\n',
+    'docpipe.yaml':
+      'kafka:\n  topics: [a, b]\n  groupId: from-file\n  rdkafka:\n    session.timeout.ms: 6000\ndb:\n  port: 3307\ntable: file_table\nbatch:\n  maxRecords: 500\n',
   });
   const file = join(dir, 'docpipe.yaml');
   const defaults = resolveRunSettings({ env: {} });
@@ -52,7 +53,10 @@ t.test('every bad value names its key and the expected form', async (t) => {
     'broken.yaml': 'kafka: [\n',
     'rdkafka.yaml': 'kafka:\n  rdkafka:\n    a: {b: 1}\n',
   });
-  t.match(errorOf(() => resolveRunSettings({ file: join(dir, 'wrong-type.yaml'), env: {} }))?.message, 'config key "db.port" must be a TCP port number (1-65535), got "3306x"');
+  t.match(
+    errorOf(() => resolveRunSettings({ file: join(dir, 'wrong-type.yaml'), env: {} }))?.message,
+    'config key "db.port" must be a TCP port number (1-65535), got "3306x"',
+  );
   t.match(errorOf(() => resolveRunSettings({ file: join(dir, 'unknown.yaml'), env: {} }))?.message, /unknown config key "kafka.grupId"/);
   t.match(errorOf(() => resolveRunSettings({ file: join(dir, 'typo.yaml'), env: {} }))?.message, /did you mean kafka.groupId\?/);
   t.match(errorOf(() => resolveRunSettings({ file: join(dir, 'list.yaml'), env: {} }))?.message, /a mapping of settings/);

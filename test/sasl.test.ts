@@ -90,7 +90,10 @@ t.test('SASL/SCRAM: credentials from settings, the password in no output, hostil
 
   const rows = await waitFor(
     async () => {
-      const r = (await knex('input_data').select('doc_id', 'title', 'body').orderBy('doc_id').catch(() => [])) as { doc_id: string; title: string; body: string }[];
+      const r = (await knex('input_data')
+        .select('doc_id', 'title', 'body')
+        .orderBy('doc_id')
+        .catch(() => [])) as { doc_id: string; title: string; body: string }[];
       return r.length === docs.length && r;
     },
     'every document in the table',
@@ -122,7 +125,14 @@ t.test('SASL/SCRAM: credentials from settings, the password in no output, hostil
   // librdkafka's connect attempt (10 s) winds down.
   const started = Date.now();
   const wrong = spawn(process.execPath, ['--import', tsLoader, cliEntry, 'run'], {
-    env: { ...process.env, ...clientEnv, DOCPIPE_RDKAFKA: JSON.stringify(saslSettings('not-the-password')), DOCPIPE_TOPICS: topic, DOCPIPE_LOG_LEVEL: 'warn', DOCPIPE_METRICS_PORT: '0' },
+    env: {
+      ...process.env,
+      ...clientEnv,
+      DOCPIPE_RDKAFKA: JSON.stringify(saslSettings('not-the-password')),
+      DOCPIPE_TOPICS: topic,
+      DOCPIPE_LOG_LEVEL: 'warn',
+      DOCPIPE_METRICS_PORT: '0',
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   t.teardown(() => void wrong.kill('SIGKILL'));
@@ -134,7 +144,11 @@ t.test('SASL/SCRAM: credentials from settings, the password in no output, hostil
   });
   const code = await new Promise<number | null>((done) => wrong.on('exit', (c) => done(c)));
   t.equal(code, 1, 'a wrong password stops docpipe');
-  t.match(stderr, /SASL authentication error: .*invalid credentials.*check sasl\.mechanisms, sasl\.username and sasl\.password/, 'and says it is about the credentials');
+  t.match(
+    stderr,
+    /SASL authentication error: .*invalid credentials.*check sasl\.mechanisms, sasl\.username and sasl\.password/,
+    'and says it is about the credentials',
+  );
   t.ok(reportedAfter < 8_000, `reported after ${reportedAfter} ms`);
   t.notOk(stderr.includes('not-the-password'), 'not even the wrong password is shown');
 });

@@ -40,7 +40,8 @@ t.test('a later version wins, within a batch and across batches; a replay or an 
   const knex = open(t);
   const sink = await SqliteSink.open(knex);
   t.equal((await sink.write([record(1n, 'v1', 10), record(2n, 'other', 11), record(1n, 'v2', 12)])).written, 2, 'two distinct doc_ids');
-  const row = async () => (await knex('input_data').where({ doc_id: 1n }).select('title', 'is_index', 'src_offset', 'updated_at'))[0] as Record<string, unknown>;
+  const row = async () =>
+    (await knex('input_data').where({ doc_id: 1n }).select('title', 'is_index', 'src_offset', 'updated_at'))[0] as Record<string, unknown>;
   t.match(await row(), { title: 'v2', src_offset: 12n });
   await knex('input_data').update({ is_index: 1, updated_at: '2000-01-01 00:00:00.000' });
   await sink.write([record(1n, 'v2', 12)]);

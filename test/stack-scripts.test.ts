@@ -17,15 +17,10 @@ interface Run {
 
 const run = (script: string, args: string[], env: Record<string, string>): Promise<Run> =>
   new Promise((done) => {
-    execFile(
-      'bash',
-      [join(scripts, script), ...args],
-      { env: { ...process.env, ...env }, timeout: 150_000 },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
-        done({ code, stdout, stderr });
-      },
-    );
+    execFile('bash', [join(scripts, script), ...args], { env: { ...process.env, ...env }, timeout: 150_000 }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
+      done({ code, stdout, stderr });
+    });
   });
 
 const scratch = async (t: { teardown(fn: () => unknown): void }): Promise<string> => {
@@ -81,10 +76,7 @@ t.test('kafka.sh says when Maven Central cannot be reached', async (t) => {
   const dir = await scratch(t);
   // A mirror on a closed local port stands in for an unreachable Maven Central.
   const settings = join(dir, 'settings.xml');
-  await writeFile(
-    settings,
-    `<settings><mirrors><mirror><id>nowhere</id><mirrorOf>*</mirrorOf><url>http://127.0.0.1:9/</url></mirror></mirrors></settings>`,
-  );
+  await writeFile(settings, `<settings><mirrors><mirror><id>nowhere</id><mirrorOf>*</mirrorOf><url>http://127.0.0.1:9/</url></mirror></mirrors></settings>`);
   const r = await run('kafka.sh', ['fetch'], {
     DOCPIPE_CACHE_DIR: join(dir, 'cache'),
     DOCPIPE_STACK_DIR: dir,

@@ -51,7 +51,13 @@ t.test('every schema violation is dead-lettered with its field and reason', asyn
 
 t.test('a user schema gives a user type', async (t) => {
   const schema = documentSchema.extend({ score: z.number().min(0) });
-  const { out, rejected } = await run([{ doc_id: 1n, title: 'a', body: 'b', score: 0.5 }, { doc_id: 2n, title: 'a', body: 'b', score: -1 }], schema);
+  const { out, rejected } = await run(
+    [
+      { doc_id: 1n, title: 'a', body: 'b', score: 0.5 },
+      { doc_id: 2n, title: 'a', body: 'b', score: -1 },
+    ],
+    schema,
+  );
   t.equal((out[0]!.payload as z.infer<typeof schema>).score, 0.5);
   t.equal(rejected.length, 1);
   t.match(rejected[0]!.rejection.message, /score/);

@@ -77,7 +77,7 @@ program
   .command('replay')
   .description('send dead-lettered records back to their source topic, after the cause is fixed')
   .requiredOption('--topic <topic>', 'the dead-letter topic, e.g. documents.dlq')
-  .option('--to <topic>', 'send to this topic instead of each record\'s original one')
+  .option('--to <topic>', "send to this topic instead of each record's original one")
   .option('--rate <n>', 'records per second at most', '500')
   .option('--group <id>', 'consumer group that remembers what was replayed', 'docpipe-dlq-replay')
   .action(async (o: Parameters<typeof dlqReplayCommand>[0]) => set(await dlqReplayCommand(o)));

@@ -38,16 +38,65 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'db.database', env: 'DOCPIPE_DB_NAME', flag: 'db-name', kind: 'string', default: 'docpipe', describe: 'database name' },
   { key: 'table', env: 'DOCPIPE_TABLE', flag: 'table', kind: 'table', default: 'input_data', describe: 'table to upsert into' },
   { key: 'autoMigrate', env: 'DOCPIPE_AUTO_MIGRATE', flag: 'auto-migrate', kind: 'boolean', default: true, describe: 'create or upgrade the table at start' },
-  { key: 'budget.maxRecords', env: 'DOCPIPE_MAX_INFLIGHT_RECORDS', flag: 'max-inflight-records', kind: 'positive', default: 5_000, describe: 'records fetched but not done, process-wide' },
-  { key: 'budget.maxBytes', env: 'DOCPIPE_MAX_INFLIGHT_BYTES', flag: 'max-inflight-bytes', kind: 'positive', default: 32 * 1024 * 1024, describe: 'bytes fetched but not done, process-wide' },
+  {
+    key: 'budget.maxRecords',
+    env: 'DOCPIPE_MAX_INFLIGHT_RECORDS',
+    flag: 'max-inflight-records',
+    kind: 'positive',
+    default: 5_000,
+    describe: 'records fetched but not done, process-wide',
+  },
+  {
+    key: 'budget.maxBytes',
+    env: 'DOCPIPE_MAX_INFLIGHT_BYTES',
+    flag: 'max-inflight-bytes',
+    kind: 'positive',
+    default: 32 * 1024 * 1024,
+    describe: 'bytes fetched but not done, process-wide',
+  },
   { key: 'batch.maxRecords', env: 'DOCPIPE_BATCH_RECORDS', flag: 'batch-records', kind: 'positive', default: 1000, describe: 'records per batch at most' },
   { key: 'batch.maxBytes', env: 'DOCPIPE_BATCH_BYTES', flag: 'batch-bytes', kind: 'positive', default: 4 * 1024 * 1024, describe: 'bytes per batch at most' },
-  { key: 'batch.maxDelayMs', env: 'DOCPIPE_BATCH_DELAY_MS', flag: 'batch-delay-ms', kind: 'positive', default: 50, describe: 'longest wait for a batch to fill' },
+  {
+    key: 'batch.maxDelayMs',
+    env: 'DOCPIPE_BATCH_DELAY_MS',
+    flag: 'batch-delay-ms',
+    kind: 'positive',
+    default: 50,
+    describe: 'longest wait for a batch to fill',
+  },
   { key: 'sinkConcurrency', env: 'DOCPIPE_SINK_CONCURRENCY', flag: 'sink-concurrency', kind: 'positive', default: 3, describe: 'batches written at once' },
-  { key: 'decodeInWorker', env: 'DOCPIPE_DECODE_IN_WORKER', flag: 'decode-in-worker', kind: 'boolean', default: true, describe: 'decode, check and encode documents on a worker thread' },
-  { key: 'commitIntervalMs', env: 'DOCPIPE_COMMIT_INTERVAL_MS', flag: 'commit-interval-ms', kind: 'positive', default: 1000, describe: 'how often done offsets are committed' },
-  { key: 'metrics.port', env: 'DOCPIPE_METRICS_PORT', flag: 'metrics-port', kind: 'portOrOff', default: 9464, describe: 'port for /metrics, /healthz and /readyz (0: none)' },
-  { key: 'drainTimeoutMs', env: 'DOCPIPE_DRAIN_TIMEOUT_MS', flag: 'drain-timeout-ms', kind: 'positive', default: 30_000, describe: 'how long a graceful stop may take' },
+  {
+    key: 'decodeInWorker',
+    env: 'DOCPIPE_DECODE_IN_WORKER',
+    flag: 'decode-in-worker',
+    kind: 'boolean',
+    default: true,
+    describe: 'decode, check and encode documents on a worker thread',
+  },
+  {
+    key: 'commitIntervalMs',
+    env: 'DOCPIPE_COMMIT_INTERVAL_MS',
+    flag: 'commit-interval-ms',
+    kind: 'positive',
+    default: 1000,
+    describe: 'how often done offsets are committed',
+  },
+  {
+    key: 'metrics.port',
+    env: 'DOCPIPE_METRICS_PORT',
+    flag: 'metrics-port',
+    kind: 'portOrOff',
+    default: 9464,
+    describe: 'port for /metrics, /healthz and /readyz (0: none)',
+  },
+  {
+    key: 'drainTimeoutMs',
+    env: 'DOCPIPE_DRAIN_TIMEOUT_MS',
+    flag: 'drain-timeout-ms',
+    kind: 'positive',
+    default: 30_000,
+    describe: 'how long a graceful stop may take',
+  },
 ];
 
 const EXPECTED: Record<Kind, string> = {
@@ -75,7 +124,13 @@ const convert = (s: Setting, name: string, value: unknown, fromText: boolean): u
     case 'table':
       return typeof value === 'string' && /^[A-Za-z0-9_]{1,64}$/.test(value) ? value : bad();
     case 'topics': {
-      const list = typeof value === 'string' ? value.split(',').map((t) => t.trim()).filter(Boolean) : value;
+      const list =
+        typeof value === 'string'
+          ? value
+              .split(',')
+              .map((t) => t.trim())
+              .filter(Boolean)
+          : value;
       if (!Array.isArray(list) || list.length === 0) return bad();
       for (const t of list) {
         if (typeof t !== 'string' || !/^[A-Za-z0-9._-]{1,249}$/.test(t)) throw new ConfigError(name, EXPECTED.topics, String(t));
@@ -125,7 +180,7 @@ export const readConfigFile = (file: string): Record<string, unknown> => {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new ConfigError('--config', 'a readable YAML or JSON file', `${file} (${code === 'ENOENT' ? 'no such file' : code ?? 'unreadable'})`);
+    throw new ConfigError('--config', 'a readable YAML or JSON file', `${file} (${code === 'ENOENT' ? 'no such file' : (code ?? 'unreadable')})`);
   }
   let parsed: unknown;
   try {
@@ -204,7 +259,12 @@ const connectionOf = (get: (key: string) => unknown): Connection => ({
  * (and tests). Same variables, defaults and checks as `run`'s.
  */
 export const connectionFromEnv = (env: NodeJS.ProcessEnv): Connection =>
-  connectionOf(resolve({ env }, SETTINGS.filter((s) => CONNECTION_KEYS.has(s.key))));
+  connectionOf(
+    resolve(
+      { env },
+      SETTINGS.filter((s) => CONNECTION_KEYS.has(s.key)),
+    ),
+  );
 
 export const resolveRunSettings = (sources: SettingSources): RunSettings => {
   const lookup = resolve(sources, SETTINGS);

@@ -36,8 +36,7 @@ export const documentSchema = z.object({
 
 export type Document = z.infer<typeof documentSchema>;
 
-const describe = (error: z.ZodError): string =>
-  error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(value)'}: ${i.message}`).join('; ');
+const describe = (error: z.ZodError): string => error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(value)'}: ${i.message}`).join('; ');
 
 /** Checks one payload against `schema`, throwing a {@link RecordError} with every problem found. */
 export const checkPayload = <T>(schema: z.ZodType<T>, payload: unknown): T => {

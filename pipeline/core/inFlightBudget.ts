@@ -41,11 +41,7 @@ export class InFlightBudget {
   release(bytes: number): void {
     this.records--;
     this.bytes -= bytes;
-    if (
-      this.closed &&
-      this.records <= this.limits.maxRecords * this.limits.lowWater &&
-      this.bytes <= this.limits.maxBytes * this.limits.lowWater
-    ) {
+    if (this.closed && this.records <= this.limits.maxRecords * this.limits.lowWater && this.bytes <= this.limits.maxBytes * this.limits.lowWater) {
       this.closed = false;
       this.emit();
     }

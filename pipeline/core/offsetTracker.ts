@@ -45,7 +45,10 @@ class PartitionState {
   owned = true;
   inFlight = 0;
 
-  constructor(readonly topic: string, readonly partition: number) {}
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+  ) {}
 
   markDone(offset: number): void {
     this.doneOffsets.add(offset);
@@ -147,9 +150,7 @@ export class OffsetTracker {
    * for owned partitions only.
    */
   committable(filter?: readonly TopicPartition[]): CommitPosition[] {
-    const states = filter
-      ? filter.map(({ topic, partition }) => this.partitions.get(keyOf(topic, partition)))
-      : [...this.partitions.values()];
+    const states = filter ? filter.map(({ topic, partition }) => this.partitions.get(keyOf(topic, partition))) : [...this.partitions.values()];
     const out: CommitPosition[] = [];
     for (const s of states) {
       if (s && s.position > s.committed && s.position > s.sent) out.push({ topic: s.topic, partition: s.partition, offset: s.position });

@@ -128,7 +128,12 @@ export async function* readCsvDocuments(file: string, mapping: ColumnMapping = D
       while (skipped.length && skipped[0]!.line < info.lines) yield skipped.shift()!;
       if (!checkedColumns) {
         const missing = [mapping.docId, mapping.title, ...mapping.body].filter((c) => !(c in record));
-        if (missing.length) throw new CsvFileError(`the header has no column ${missing.map((c) => JSON.stringify(c)).join(', ')} (it has ${Object.keys(record).map((c) => JSON.stringify(c)).join(', ')})`);
+        if (missing.length)
+          throw new CsvFileError(
+            `the header has no column ${missing.map((c) => JSON.stringify(c)).join(', ')} (it has ${Object.keys(record)
+              .map((c) => JSON.stringify(c))
+              .join(', ')})`,
+          );
         checkedColumns = true;
       }
       const mapped = mapRow(record, mapping);

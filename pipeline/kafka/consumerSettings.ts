@@ -26,8 +26,7 @@ export type Consumer = KafkaConsumer & ConsumerExtras;
 const ERROR_LOG_WINDOW_MS = 30_000;
 
 /** Blanks values of settings whose name says they are secret, in free text. */
-export const redactSecrets = (text: string): string =>
-  text.replace(/((?:password|secret|token)[\w.]*\s*[=:]\s*)(?!\[redacted\])\S+/gi, '$1[redacted]');
+export const redactSecrets = (text: string): string => text.replace(/((?:password|secret|token)[\w.]*\s*[=:]\s*)(?!\[redacted\])\S+/gi, '$1[redacted]');
 
 export interface ConsumerSettings {
   brokers: string;

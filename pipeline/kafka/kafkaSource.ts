@@ -196,9 +196,7 @@ export class KafkaSource {
       this.log,
     );
     this.consumer = consumer;
-    consumer.on('event.stats', (event: { message: string }) =>
-      updateLag(this.lag, event.message, (topic, partition) => this.tracker.owns(topic, partition)),
-    );
+    consumer.on('event.stats', (event: { message: string }) => updateLag(this.lag, event.message, (topic, partition) => this.tracker.owns(topic, partition)));
     await connectClient(consumer, o.brokers, o.connectTimeoutMs ?? 10_000);
     consumer.subscribe([...o.topics]);
     this.log.info({ topics: o.topics, groupId: o.groupId }, 'subscribed');

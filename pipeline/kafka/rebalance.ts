@@ -11,10 +11,7 @@ import type { Consumer } from './consumerSettings.js';
 const ERR_ASSIGN_PARTITIONS = -175;
 const ERR_REVOKE_PARTITIONS = -174;
 
-export type RebalanceClient = Pick<
-  Consumer,
-  'assign' | 'unassign' | 'incrementalAssign' | 'incrementalUnassign' | 'assignmentLost' | 'rebalanceProtocol'
->;
+export type RebalanceClient = Pick<Consumer, 'assign' | 'unassign' | 'incrementalAssign' | 'incrementalUnassign' | 'assignmentLost' | 'rebalanceProtocol'>;
 
 export interface RebalanceDeps {
   /** The consumer being rebalanced. */

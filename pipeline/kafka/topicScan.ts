@@ -12,7 +12,6 @@ import type { RdKafkaSettings } from './kafkaSource.js';
 import { connectClient } from './kafkaConnect.js';
 import { callback } from '../core/callback.js';
 
-
 export async function* scanTopic(brokers: string, topic: string, rdkafka: RdKafkaSettings = {}): AsyncGenerator<Message> {
   const consumer: KafkaConsumer = new Kafka.KafkaConsumer(
     { 'bootstrap.servers': brokers, 'group.id': 'docpipe-scan', 'enable.auto.commit': false, ...rdkafka },

@@ -11,10 +11,14 @@ t.test('the broker restarted mid-run: nothing lost, no duplicates', async (t) =>
   const s = await scenario(t, 'broker_restart', { partitions: 3, brokers: kafka.brokers, keepTopic: true });
   await s.ledger.send(s, documents(range(0, 20_000)));
   const member = startMember(s);
-  await waitFor(async () => {
-    assertAlive(member);
-    return (await rowCount(s)) >= 2000;
-  }, 'writing to be under way', 120_000);
+  await waitFor(
+    async () => {
+      assertAlive(member);
+      return (await rowCount(s)) >= 2000;
+    },
+    'writing to be under way',
+    120_000,
+  );
   // Sent across the restart: the producer's retries carry these over it.
   const during = s.ledger.send(s, documents(range(20_000, 40_000)));
   // Awaited below; a failure meanwhile must not surface as an unhandled rejection.
@@ -33,10 +37,14 @@ t.test('three nodes: the leader of a partition killed mid-run, then started agai
   const s = await scenario(t, 'leader_kill', { partitions: 3, brokers: kafka.brokers, keepTopic: true });
   await s.ledger.send(s, documents(range(0, 20_000)));
   const member = startMember(s);
-  await waitFor(async () => {
-    assertAlive(member);
-    return (await rowCount(s)) >= 2000;
-  }, 'writing to be under way', 120_000);
+  await waitFor(
+    async () => {
+      assertAlive(member);
+      return (await rowCount(s)) >= 2000;
+    },
+    'writing to be under way',
+    120_000,
+  );
 
   // A fresh client per look, through the nodes still up: a long-lived one keeps asking the dead node.
   const leaderOf0 = async (nodes: string) => {
@@ -56,17 +64,29 @@ t.test('three nodes: the leader of a partition killed mid-run, then started agai
   // Awaited below; a failure meanwhile must not surface as an unhandled rejection.
   during.catch(() => {});
   await kafka.stopNode(leader!, true);
-  await waitFor(async () => {
-    const survivors = [1, 2, 3].filter((n) => n !== leader).map((n) => kafka.node(n)).join(',');
-    const now = await leaderOf0(survivors).catch(() => undefined);
-    return now !== undefined && now !== leader;
-  }, 'a new leader for partition 0', 60_000, 500);
+  await waitFor(
+    async () => {
+      const survivors = [1, 2, 3]
+        .filter((n) => n !== leader)
+        .map((n) => kafka.node(n))
+        .join(',');
+      const now = await leaderOf0(survivors).catch(() => undefined);
+      return now !== undefined && now !== leader;
+    },
+    'a new leader for partition 0',
+    60_000,
+    500,
+  );
   await during;
   await s.ledger.send(s, documents(range(0, 5000), 2));
-  await waitFor(async () => {
-    assertAlive(member);
-    return (await rowCount(s)) >= 40_000;
-  }, 'every document written while a node is down', 240_000);
+  await waitFor(
+    async () => {
+      assertAlive(member);
+      return (await rowCount(s)) >= 40_000;
+    },
+    'every document written while a node is down',
+    240_000,
+  );
   await kafka.startNode(leader!);
   await waitForAllStored(s, 240_000, [member]);
   const { code } = await member.terminate();

@@ -8,10 +8,14 @@ t.test("docpipe's connections killed mid-transaction: retried idempotently, noth
   const s = await scenario(t, 'connkill', { partitions: 3 });
   await s.ledger.send(s, documents(range(0, DOCS), 1, 1000));
   const member = startMember(s);
-  await waitFor(async () => {
-    assertAlive(member);
-    return (await rowCount(s)) >= 1000;
-  }, 'writing to be under way', 120_000);
+  await waitFor(
+    async () => {
+      assertAlive(member);
+      return (await rowCount(s)) >= 1000;
+    },
+    'writing to be under way',
+    120_000,
+  );
 
   // Kill every connection caught inside an INSERT (a batch transaction is open then), over
   // and over, until enough kills landed or the run is done. The sink's INSERTs are prepared

@@ -14,10 +14,14 @@ t.test('a database stall longer than max.poll.interval.ms: the member stays or r
     rdkafka: { 'max.poll.interval.ms': MAX_POLL_MS, 'session.timeout.ms': 6000, 'heartbeat.interval.ms': 1000 },
     env: { DOCPIPE_LOG_LEVEL: 'info' },
   });
-  await waitFor(async () => {
-    assertAlive(member);
-    return (await rowCount(s)) >= 1000;
-  }, 'writing to be under way', 120_000);
+  await waitFor(
+    async () => {
+      assertAlive(member);
+      return (await rowCount(s)) >= 1000;
+    },
+    'writing to be under way',
+    120_000,
+  );
 
   const conn = (await s.knex.client.acquireConnection()) as { query: (sql: string, cb: (err: Error | null) => void) => void };
   const query = (sql: string) => new Promise<void>((ok, fail) => conn.query(sql, (err) => (err ? fail(err) : ok())));

@@ -44,7 +44,10 @@ t.test('deadlocks and lock-wait timeouts from a second writer: retried, nothing 
   stop = true;
   await Promise.all(writers);
 
-  const retries = member.fullOutput().split('\n').filter((l) => l.includes('transient database error; retrying'));
+  const retries = member
+    .fullOutput()
+    .split('\n')
+    .filter((l) => l.includes('transient database error; retrying'));
   const kinds = new Set(retries.map((l) => /ER_LOCK_DEADLOCK|ER_LOCK_WAIT_TIMEOUT/.exec(l)?.[0]).filter(Boolean));
   t.comment(`second writer: ${JSON.stringify(conflicts)}; docpipe retried ${retries.length} batches (${[...kinds].join(', ')})`);
   if (kinds.size === 0) t.comment(`docpipe's retries: ${retries.slice(0, 3).join('\n# ')}`);

@@ -4,7 +4,18 @@
 // Through the CLI and its default `<topic>.dlq` name (the in-process case is in pipeline.test.ts).
 import t from 'tap';
 import Kafka from '@confluentinc/kafka-javascript';
-import { committedOffsets, documents, range, rowCount, scenario, startMember, verifyDelivery, waitFor, waitForAllStored, assertAlive } from '../helpers/faults.js';
+import {
+  committedOffsets,
+  documents,
+  range,
+  rowCount,
+  scenario,
+  startMember,
+  verifyDelivery,
+  waitFor,
+  waitForAllStored,
+  assertAlive,
+} from '../helpers/faults.js';
 
 t.test('an unwritable dead-letter topic holds the partition at the poison record; it resumes once writable', async (t) => {
   const s = await scenario(t, 'dlq_unwritable', { partitions: 1 });
@@ -21,10 +32,14 @@ t.test('an unwritable dead-letter topic holds the partition at the poison record
   const poisonAt = s.ledger.acked.find((r) => r.key === 'poison')!.offset;
 
   const member = startMember(s);
-  await waitFor(async () => {
-    assertAlive(member);
-    return (await rowCount(s)) === 4000;
-  }, 'the good records on both sides of the poison one', 120_000);
+  await waitFor(
+    async () => {
+      assertAlive(member);
+      return (await rowCount(s)) === 4000;
+    },
+    'the good records on both sides of the poison one',
+    120_000,
+  );
   await waitFor(async () => (await committedOffsets(s))[0] === poisonAt, 'the commit up to the poison record', 30_000);
   // Many commit intervals (200 ms) pass; every sample must stay at the poison record.
   for (let i = 0; i < 10; i++) {

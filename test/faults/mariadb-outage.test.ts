@@ -2,7 +2,18 @@
 // that nobody else's server goes down). During the outage docpipe commits nothing, stays
 // alive within its memory bound while the backlog grows, and afterwards everything lands.
 import t from 'tap';
-import { assertAlive, committedOffsets, documents, range, rowCount, scenario, startMember, verifyDelivery, waitFor, waitForAllStored } from '../helpers/faults.js';
+import {
+  assertAlive,
+  committedOffsets,
+  documents,
+  range,
+  rowCount,
+  scenario,
+  startMember,
+  verifyDelivery,
+  waitFor,
+  waitForAllStored,
+} from '../helpers/faults.js';
 import { privateMariadb } from '../helpers/faultsServers.js';
 
 const OUTAGE_MS = 60_000;
@@ -12,10 +23,14 @@ t.test('MariaDB stopped for 60 s, then started: no commits meanwhile, bounded me
   const s = await scenario(t, 'db_outage', { partitions: 3, db: mariadb.db });
   await s.ledger.send(s, documents(range(0, 20_000)));
   const member = startMember(s);
-  await waitFor(async () => {
-    assertAlive(member);
-    return (await rowCount(s)) >= 2000;
-  }, 'writing to be under way', 120_000);
+  await waitFor(
+    async () => {
+      assertAlive(member);
+      return (await rowCount(s)) >= 2000;
+    },
+    'writing to be under way',
+    120_000,
+  );
 
   await mariadb.stop();
   const stoppedAt = Date.now();

@@ -23,14 +23,24 @@ t.test('members joining and leaving every few seconds for a minute on 6 partitio
       const tick = Date.now();
       const ids = range(next, next + RATE_PER_S);
       next += RATE_PER_S;
-      await s.ledger.send(s, [...documents(ids, 1), ...documents(ids.filter((i) => i % 10 === 0), 2)]);
+      await s.ledger.send(s, [
+        ...documents(ids, 1),
+        ...documents(
+          ids.filter((i) => i % 10 === 0),
+          2,
+        ),
+      ]);
       await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (Date.now() - tick))));
     }
   })();
-  await waitFor(async () => {
-    assertAlive(...live);
-    return (await rowCount(s)) > 0;
-  }, 'the members to start writing', 120_000);
+  await waitFor(
+    async () => {
+      assertAlive(...live);
+      return (await rowCount(s)) > 0;
+    },
+    'the members to start writing',
+    120_000,
+  );
 
   const stops: Promise<void>[] = [];
   const leave = async (m: Member) => {
@@ -38,7 +48,11 @@ t.test('members joining and leaving every few seconds for a minute on 6 partitio
     await m.ready();
     const age = Date.now() - m.started;
     const { code, hung, ms } = await m.terminate();
-    t.equal(code, 0, `a member leaving ${age} ms after its start drains and exits 0 (${hung ? 'hung' : `in ${ms} ms`}, signal ${String(m.child.signalCode)})\n${m.output(1500)}`);
+    t.equal(
+      code,
+      0,
+      `a member leaving ${age} ms after its start drains and exits 0 (${hung ? 'hung' : `in ${ms} ms`}, signal ${String(m.child.signalCode)})\n${m.output(1500)}`,
+    );
   };
   let events = 0;
   const end = Date.now() + CHURN_MS;

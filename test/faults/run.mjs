@@ -43,16 +43,33 @@ const seconds = Math.round((Date.now() - started) / 1000);
 
 let figures = [];
 try {
-  figures = readFileSync(figuresFile, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  figures = readFileSync(figuresFile, 'utf8')
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 } catch {
   // no test got as far as its verdict
 }
 rmSync(dir, { recursive: true, force: true });
 
 const header = ['fault', 'produced', 'acknowledged', 'lost', 'duplicates', 'dead letters', 'largest RSS (MB)', 'members'];
-const rows = figures.map((f) => [f.fault, f.produced, f.acknowledged, f.lost, f.duplicates, f.deadLettered, `${f.maxRssMb} / ${f.rssBudgetMb}`, f.members].map(String));
+const rows = figures.map((f) =>
+  [f.fault, f.produced, f.acknowledged, f.lost, f.duplicates, f.deadLettered, `${f.maxRssMb} / ${f.rssBudgetMb}`, f.members].map(String),
+);
 const sum = (k) => figures.reduce((a, f) => a + f[k], 0);
-rows.push(['total', sum('produced'), sum('acknowledged'), sum('lost'), sum('duplicates'), sum('deadLettered'), `${Math.max(0, ...figures.map((f) => f.maxRssMb))} max`, sum('members')].map(String));
+rows.push(
+  [
+    'total',
+    sum('produced'),
+    sum('acknowledged'),
+    sum('lost'),
+    sum('duplicates'),
+    sum('deadLettered'),
+    `${Math.max(0, ...figures.map((f) => f.maxRssMb))} max`,
+    sum('members'),
+  ].map(String),
+);
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
 const line = (cells) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
 console.log(`\nFault-injection suite: ${files.length} files, ${figures.length} verdicts, ${seconds} s\n`);

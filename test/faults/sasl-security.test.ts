@@ -25,7 +25,15 @@ t.test('SASL/SCRAM: credentials work, the password never appears in logs, hostil
   const saslPort = Number(plain.split(':')[1]) + 2;
   const password = `pw-${randomBytes(12).toString('hex')}`;
   await kafkaTool('kafka.admin.ConfigCommand', [
-    '--bootstrap-server', plain, '--alter', '--add-config', `SCRAM-SHA-512=[password=${password}]`, '--entity-type', 'users', '--entity-name', 'docpipe',
+    '--bootstrap-server',
+    plain,
+    '--alter',
+    '--add-config',
+    `SCRAM-SHA-512=[password=${password}]`,
+    '--entity-type',
+    'users',
+    '--entity-name',
+    'docpipe',
   ]);
   const sasl = { 'security.protocol': 'sasl_plaintext', 'sasl.mechanisms': 'SCRAM-SHA-512', 'sasl.username': 'docpipe', 'sasl.password': password } as const;
   const brokers = `127.0.0.1:${saslPort}`;
@@ -69,7 +77,10 @@ t.test('SASL/SCRAM: credentials work, the password never appears in logs, hostil
   const { code } = await member.terminate();
   t.equal(code, 0, 'stops cleanly');
   await verifyDelivery(t, s);
-  const stored = (await s.knex('input_data').select('doc_id', 'title', 'body').where('doc_id', '>=', 500_000).orderBy('doc_id')) as { title: string; body: string }[];
+  const stored = (await s.knex('input_data').select('doc_id', 'title', 'body').where('doc_id', '>=', 500_000).orderBy('doc_id')) as {
+    title: string;
+    body: string;
+  }[];
   t.same(
     stored.map((r) => [r.title, r.body]),
     hostile.map((text) => [text, `${text} | ${text}`]),

@@ -1,7 +1,18 @@
 // Fault 1: docpipe killed with SIGKILL mid-batch five times in one run, restarted each time,
 // while newer versions of some documents keep arriving.
 import t from 'tap';
-import { checkCommitsBehindWrites, documents, range, rowCount, scenario, startMember, verifyDelivery, waitFor, waitForAllStored, assertAlive } from '../helpers/faults.js';
+import {
+  checkCommitsBehindWrites,
+  documents,
+  range,
+  rowCount,
+  scenario,
+  startMember,
+  verifyDelivery,
+  waitFor,
+  waitForAllStored,
+  assertAlive,
+} from '../helpers/faults.js';
 
 const DOCS = 40_000;
 const KILLS = 5;
@@ -16,10 +27,14 @@ t.test('SIGKILL mid-batch five times, restarting each time: nothing lost, no dup
   for (let kill = 1; kill <= KILLS; kill++) {
     const before = await rowCount(s);
     const member = startMember(s, { env: { DOCPIPE_MAX_INFLIGHT_RECORDS: '2000' } });
-    await waitFor(async () => {
-      assertAlive(member);
-      return (await rowCount(s)) >= before + 1500;
-    }, `run ${kill} to write rows`, 120_000);
+    await waitFor(
+      async () => {
+        assertAlive(member);
+        return (await rowCount(s)) >= before + 1500;
+      },
+      `run ${kill} to write rows`,
+      120_000,
+    );
     member.kill('SIGKILL');
     await member.exited;
     const at = await rowCount(s);

@@ -37,13 +37,17 @@ const lockTable = async (s: Scenario) => {
 
 /** Waits until one of docpipe's statements is blocked on the lock. */
 const writeBlocked = (s: Scenario, knex: Knex) =>
-  waitFor(async () => {
-    const [rows] = (await knex.raw(
-      "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND STATE LIKE 'Waiting for table metadata lock%' AND INFO LIKE 'insert%'",
-      [s.database],
-    )) as [unknown[]];
-    return rows.length > 0;
-  }, 'a docpipe write to block on the locked table', 30_000);
+  waitFor(
+    async () => {
+      const [rows] = (await knex.raw(
+        "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND STATE LIKE 'Waiting for table metadata lock%' AND INFO LIKE 'insert%'",
+        [s.database],
+      )) as [unknown[]];
+      return rows.length > 0;
+    },
+    'a docpipe write to block on the locked table',
+    30_000,
+  );
 
 t.test('SIGTERM during a slow write: drains within the deadline, exits 0, nothing lost', async (t) => {
   const DRAIN_MS = 15_000;
@@ -51,10 +55,14 @@ t.test('SIGTERM during a slow write: drains within the deadline, exits 0, nothin
   await s.ledger.send(s, documents(range(0, 20_000)));
   const member = startMember(s, { env: { DOCPIPE_DRAIN_TIMEOUT_MS: String(DRAIN_MS) } });
   t.teardown(() => member.kill());
-  await waitFor(async () => {
-    assertAlive(member);
-    return (await rowCount(s)) >= 2000;
-  }, 'writing to be under way', 120_000);
+  await waitFor(
+    async () => {
+      assertAlive(member);
+      return (await rowCount(s)) >= 2000;
+    },
+    'writing to be under way',
+    120_000,
+  );
   const release = await lockTable(s);
   t.teardown(release);
   await writeBlocked(s, s.knex);
@@ -81,16 +89,23 @@ t.test('SIGTERM while a write stays blocked past the drain deadline: exits on ti
   await s.ledger.send(s, documents(range(0, 20_000)));
   const member = startMember(s, { env: { DOCPIPE_DRAIN_TIMEOUT_MS: String(DRAIN_MS) } });
   t.teardown(() => member.kill());
-  await waitFor(async () => {
-    assertAlive(member);
-    return (await rowCount(s)) >= 2000;
-  }, 'writing to be under way', 120_000);
+  await waitFor(
+    async () => {
+      assertAlive(member);
+      return (await rowCount(s)) >= 2000;
+    },
+    'writing to be under way',
+    120_000,
+  );
   const release = await lockTable(s);
   t.teardown(release);
   await writeBlocked(s, s.knex);
 
   const { code, ms, hung } = await member.terminate(DRAIN_MS + 30_000);
-  t.ok(!hung && ms <= DRAIN_MS + EXIT_MARGIN_MS, `exited ${hung ? 'not at all' : `${ms} ms`} after SIGTERM (deadline ${DRAIN_MS} ms + ${EXIT_MARGIN_MS} ms), code ${String(code)}\n${member.output()}`);
+  t.ok(
+    !hung && ms <= DRAIN_MS + EXIT_MARGIN_MS,
+    `exited ${hung ? 'not at all' : `${ms} ms`} after SIGTERM (deadline ${DRAIN_MS} ms + ${EXIT_MARGIN_MS} ms), code ${String(code)}\n${member.output()}`,
+  );
   await release();
   await checkCommitsBehindWrites(t, s, 'after the stop at the deadline');
 
@@ -104,10 +119,14 @@ t.test("SIGTERM during start-up (waiting for another member's migration): a clea
   const s = await scenario(t, 'sigterm_startup', { partitions: 1 });
   await s.ledger.send(s, documents(range(0, 100)));
   const first = startMember(s);
-  await waitFor(async () => {
-    assertAlive(first);
-    return (await rowCount(s)) === 100;
-  }, 'a first run to create the table', 120_000);
+  await waitFor(
+    async () => {
+      assertAlive(first);
+      return (await rowCount(s)) === 100;
+    },
+    'a first run to create the table',
+    120_000,
+  );
   t.equal((await first.terminate()).code, 0, 'the first run stops cleanly');
 
   // Another member in the middle of a migration: it holds the named lock members migrate
@@ -116,15 +135,19 @@ t.test("SIGTERM during start-up (waiting for another member's migration): a clea
   t.teardown(() => trx.rollback().catch(() => {}));
   await trx.raw("SELECT GET_LOCK(CONCAT('docpipe:', SHA1(CONCAT(DATABASE(), '.', 'input_data'))), 0)");
   const member = startMember(s);
-  await waitFor(async () => {
-    assertAlive(member);
-    const [rows] = (await s.knex.raw(
-      // Not this query itself, which names the function too.
-      "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND INFO LIKE '%GET_LOCK%' AND COMMAND = 'Query' AND ID <> CONNECTION_ID()",
-      [s.database],
-    )) as [unknown[]];
-    return rows.length > 0;
-  }, 'the start-up to wait for the migration lock', 60_000);
+  await waitFor(
+    async () => {
+      assertAlive(member);
+      const [rows] = (await s.knex.raw(
+        // Not this query itself, which names the function too.
+        "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND INFO LIKE '%GET_LOCK%' AND COMMAND = 'Query' AND ID <> CONNECTION_ID()",
+        [s.database],
+      )) as [unknown[]];
+      return rows.length > 0;
+    },
+    'the start-up to wait for the migration lock',
+    60_000,
+  );
   const { code, ms, hung } = await member.terminate(30_000);
   t.equal(code, 0, `exits 0 (${hung ? 'hung' : `${ms} ms after SIGTERM`}; signal ${String(member.child.signalCode)})`);
   await trx.rollback();

@@ -30,7 +30,9 @@ export const compiledCli = (): string => {
   let out: string;
   let sources = root;
   if (rev) {
-    const sha = execFileSync('git', ['rev-parse', '--verify', `${rev}^{commit}`], { cwd: root }).toString().trim();
+    const sha = execFileSync('git', ['rev-parse', '--verify', `${rev}^{commit}`], { cwd: root })
+      .toString()
+      .trim();
     out = join(cache, `rev-${sha.slice(0, 16)}`);
     if (!existsSync(join(out, 'pipeline/cli/main.js'))) {
       sources = `${out}.src.${process.pid}`;
@@ -56,7 +58,10 @@ export const compiledCli = (): string => {
   if (!existsSync(cli)) {
     const tmp = `${out}.${process.pid}`;
     rmSync(tmp, { recursive: true, force: true });
-    execFileSync(process.execPath, [resolve(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', tmp, '--noCheck'], { cwd: sources, stdio: 'pipe' });
+    execFileSync(process.execPath, [resolve(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', tmp, '--noCheck'], {
+      cwd: sources,
+      stdio: 'pipe',
+    });
     try {
       renameSync(tmp, out);
     } catch {
@@ -156,7 +161,19 @@ export const scenario = async (t: Teardown, fault: string, options: ScenarioOpti
     connection: { ...conn, database, charset: 'utf8mb4', supportBigNumbers: true, bigNumberStrings: true },
     pool: { min: 0, max: 4 },
   });
-  const s: Scenario = { fault, brokers, topic, partitions, groupId: uniqueName('fault_g'), db: conn, database, knex: pool, rdkafka, ledger: new Ledger(), members: [] };
+  const s: Scenario = {
+    fault,
+    brokers,
+    topic,
+    partitions,
+    groupId: uniqueName('fault_g'),
+    db: conn,
+    database,
+    knex: pool,
+    rdkafka,
+    ledger: new Ledger(),
+    members: [],
+  };
   t.teardown(async () => {
     for (const m of s.members) m.kill();
     await Promise.all(s.members.map((m) => m.exited));
@@ -370,10 +387,7 @@ export class Member {
     const at = Date.now();
     this.kill('SIGTERM');
     let timer: NodeJS.Timeout | undefined;
-    const hung = await Promise.race([
-      this.exited.then(() => false),
-      new Promise<boolean>((done) => (timer = setTimeout(() => done(true), giveUpMs))),
-    ]);
+    const hung = await Promise.race([this.exited.then(() => false), new Promise<boolean>((done) => (timer = setTimeout(() => done(true), giveUpMs)))]);
     clearTimeout(timer);
     const ms = Date.now() - at;
     if (hung) this.kill('SIGKILL');
@@ -431,7 +445,9 @@ export interface StoredRow {
 }
 
 export const tableExists = async (s: Scenario): Promise<boolean> => {
-  const [rows] = (await s.knex.raw('SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [s.database, 'input_data'])) as [unknown[]];
+  const [rows] = (await s.knex.raw('SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [s.database, 'input_data'])) as [
+    unknown[],
+  ];
   return rows.length > 0;
 };
 
@@ -579,7 +595,9 @@ export const examine = async (s: Scenario): Promise<Verdict> => {
     if (!row) {
       if (!deadAt.has(at)) lost.push(`${r.key}@${at}`);
     } else if (row.src_partition !== r.partition || Number(row.src_offset) !== r.offset || row.title !== r.title || row.body !== r.body) {
-      stale.push(`${r.key}: row from ${row.src_partition}/${row.src_offset} "${row.title.slice(0, 40)}", latest acknowledged ${at} "${String(r.title).slice(0, 40)}"`);
+      stale.push(
+        `${r.key}: row from ${row.src_partition}/${row.src_offset} "${row.title.slice(0, 40)}", latest acknowledged ${at} "${String(r.title).slice(0, 40)}"`,
+      );
     }
   }
   const committedAhead: string[] = [];

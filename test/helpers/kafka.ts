@@ -54,11 +54,7 @@ export const readAll = async (topic: string, count: number, timeoutMs = 30_000):
     const out: Message[] = [];
     const deadline = Date.now() + timeoutMs;
     while (out.length < count && Date.now() < deadline) {
-      out.push(
-        ...(await new Promise<Message[]>((resolve, reject) =>
-          consumer.consume(500, (err, messages) => (err ? reject(err) : resolve(messages))),
-        )),
-      );
+      out.push(...(await new Promise<Message[]>((resolve, reject) => consumer.consume(500, (err, messages) => (err ? reject(err) : resolve(messages))))));
     }
     return out;
   } finally {

@@ -10,8 +10,7 @@ export const kafkaBrokers = connection.kafkaBrokers;
 export const db = connection.db;
 
 /** A name no other test (or earlier run) uses: `prefix_<time>_<random>`. */
-export const uniqueName = (prefix: string): string =>
-  `${prefix}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
+export const uniqueName = (prefix: string): string => `${prefix}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
 
 /** The slice of tap's test object these helpers need. */
 export interface Teardown {
@@ -19,18 +18,11 @@ export interface Teardown {
 }
 
 /** Creates a topic with `partitions` partitions; deletes it when the test ends. */
-export const createTopic = async (
-  t: Teardown,
-  prefix: string,
-  partitions = 1,
-  config: Record<string, string> = {},
-): Promise<string> => {
+export const createTopic = async (t: Teardown, prefix: string, partitions = 1, config: Record<string, string> = {}): Promise<string> => {
   const topic = uniqueName(prefix);
   const admin = Kafka.AdminClient.create({ 'bootstrap.servers': kafkaBrokers, log_level: 0 });
   await new Promise<void>((resolve, reject) => {
-    admin.createTopic({ topic, num_partitions: partitions, replication_factor: 1, config }, 10_000, (err) =>
-      err ? reject(err) : resolve(),
-    );
+    admin.createTopic({ topic, num_partitions: partitions, replication_factor: 1, config }, 10_000, (err) => (err ? reject(err) : resolve()));
   });
   t.teardown(
     () =>
@@ -86,9 +78,7 @@ export const produce = async (topic: string, messages: readonly OutMessage[]): P
     'message.max.bytes': 16 * 1024 * 1024,
     log_level: 0,
   });
-  await new Promise<void>((resolve, reject) =>
-    producer.connect({ timeout: 10_000 }, (err) => (err ? reject(err) : resolve())),
-  );
+  await new Promise<void>((resolve, reject) => producer.connect({ timeout: 10_000 }, (err) => (err ? reject(err) : resolve())));
   producer.setPollInterval(20);
   try {
     let acked = 0;

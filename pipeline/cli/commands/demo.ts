@@ -119,10 +119,13 @@ export const demoCommand = async (options: { docs: string; rate: string; kafka: 
       const dir = await mkdtemp(join(tmpdir(), 'docpipe-demo-'));
       cleanup.push(() => rm(dir, { recursive: true, force: true }));
       db = { client: 'sqlite', filename: join(dir, 'demo.db') };
-      say(`${dbChoice === 'sqlite' ? 'as asked' : `no MySQL at ${connection.db.host}:${connection.db.port} (${problem})`}: writing to an embedded SQLite database, ${db.filename}`);
+      say(
+        `${dbChoice === 'sqlite' ? 'as asked' : `no MySQL at ${connection.db.host}:${connection.db.port} (${problem})`}: writing to an embedded SQLite database, ${db.filename}`,
+      );
     }
     const script = join(repoRoot(), 'test/stack/kafka.sh');
-    const useMock = options.kafka === 'mock' || (options.kafka === 'auto' && !(await brokerAnswers(kafkaBrokers)) && !(existsSync(script) && (await hasJava())));
+    const useMock =
+      options.kafka === 'mock' || (options.kafka === 'auto' && !(await brokerAnswers(kafkaBrokers)) && !(existsSync(script) && (await hasJava())));
     if (useMock) {
       const mock = await startMockCluster();
       cleanup.push(() => mock.stop());
@@ -131,7 +134,9 @@ export const demoCommand = async (options: { docs: string; rate: string; kafka: 
         say(`librdkafka's mock cluster keeps only ~5 MiB a partition: using ${MOCK_MAX_DOCS} documents instead of ${total}`);
         total = MOCK_MAX_DOCS;
       }
-      say(`${options.kafka === 'mock' ? 'as asked' : 'no Kafka broker answers and there is no Java for the local one'}: using librdkafka's in-process mock cluster at ${kafkaBrokers}`);
+      say(
+        `${options.kafka === 'mock' ? 'as asked' : 'no Kafka broker answers and there is no Java for the local one'}: using librdkafka's in-process mock cluster at ${kafkaBrokers}`,
+      );
     } else if (!(await brokerAnswers(kafkaBrokers))) {
       if (!existsSync(script)) throw new Error(`no Kafka broker answers at ${kafkaBrokers}; set DOCPIPE_KAFKA_BROKERS`);
       say(`no broker at ${kafkaBrokers}; starting the local one…`);
@@ -151,10 +156,7 @@ export const demoCommand = async (options: { docs: string; rate: string; kafka: 
       ? await autoCreateTopic(kafkaBrokers, topic)
       : await new Promise<number>((ok, fail) => admin.createTopic({ topic, num_partitions: 3, replication_factor: 1 }, 10_000, (e) => (e ? fail(e) : ok(3))));
     cleanup.push(
-      () =>
-        new Promise<void>((ok) =>
-          admin.deleteTopic(`${topic}.dlq`, 10_000, () => admin.deleteTopic(topic, 10_000, () => (admin.disconnect(), ok()))),
-        ),
+      () => new Promise<void>((ok) => admin.deleteTopic(`${topic}.dlq`, 10_000, () => admin.deleteTopic(topic, 10_000, () => (admin.disconnect(), ok())))),
     );
     const knex = openDatabase(db, 1);
     cleanup.push(async () => {
@@ -190,7 +192,12 @@ export const demoCommand = async (options: { docs: string; rate: string; kafka: 
       await producer.ready();
       if (i % 500 === 499) {
         bad++;
-        const broken = [`{"doc_id": ${i}, "title": `, JSON.stringify({ doc_id: String(i), title: 't', body: 'b' }), JSON.stringify({ doc_id: i, body: 'no title' }), null][bad % 4]!;
+        const broken = [
+          `{"doc_id": ${i}, "title": `,
+          JSON.stringify({ doc_id: String(i), title: 't', body: 'b' }),
+          JSON.stringify({ doc_id: i, body: 'no title' }),
+          null,
+        ][bad % 4]!;
         pending.push(producer.send(topic, broken, String(i)));
         continue;
       }
@@ -243,4 +250,3 @@ const waitUntil = async (check: () => boolean, timeoutMs: number) => {
     await new Promise((r) => setTimeout(r, 50));
   }
 };
-

@@ -25,7 +25,6 @@ export interface ReplayOptions {
   group: string;
 }
 
-
 const headerText = (m: Message, key: string): string | undefined => {
   for (const h of m.headers ?? []) if (key in h) return String(h[key]);
   return undefined;

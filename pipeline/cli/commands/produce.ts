@@ -31,7 +31,10 @@ export const produceCommand = async (options: ProduceOptions): Promise<number> =
   const mapping: ColumnMapping = {
     docId: options.docId,
     title: options.title,
-    body: options.body.split(',').map((c) => c.trim()).filter(Boolean),
+    body: options.body
+      .split(',')
+      .map((c) => c.trim())
+      .filter(Boolean),
     bodySeparator: options.bodySeparator,
     url: options.url === false ? undefined : options.url,
   };
@@ -93,7 +96,12 @@ export const produceCommand = async (options: ProduceOptions): Promise<number> =
           },
         ),
       );
-      if (pending.length >= 10_000) pending.splice(0, pending.length, Promise.all(pending).then(() => {}));
+      if (pending.length >= 10_000)
+        pending.splice(
+          0,
+          pending.length,
+          Promise.all(pending).then(() => {}),
+        );
       progress();
     }
   } catch (err) {

@@ -27,7 +27,13 @@ export const runCommand = async (options: { config?: string | undefined; flags: 
   const settings = resolveRunSettings({ file: options.config, env: process.env, flags: options.flags });
   const logger = createLogger();
   logger.info(
-    { topics: settings.topics, groupId: settings.groupId, table: settings.table, brokers: settings.kafkaBrokers, db: { ...settings.db, password: '[redacted]' } },
+    {
+      topics: settings.topics,
+      groupId: settings.groupId,
+      table: settings.table,
+      brokers: settings.kafkaBrokers,
+      db: { ...settings.db, password: '[redacted]' },
+    },
     'starting',
   );
   const operations = createOperations();
@@ -63,15 +69,17 @@ export const runCommand = async (options: { config?: string | undefined; flags: 
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
   const server = settings.metricsPort
-    ? await operations.listen(settings.metricsPort, () => pipeline.stats()).catch(async (err: unknown) => {
-        await pipeline.stop();
-        const code = (err as NodeJS.ErrnoException).code;
-        throw new Error(
-          code === 'EADDRINUSE'
-            ? `the metrics port ${settings.metricsPort} is already in use; choose another with --metrics-port (or 0 for none)`
-            : `cannot serve metrics on port ${settings.metricsPort}: ${(err as Error).message}`,
-        );
-      })
+    ? await operations
+        .listen(settings.metricsPort, () => pipeline.stats())
+        .catch(async (err: unknown) => {
+          await pipeline.stop();
+          const code = (err as NodeJS.ErrnoException).code;
+          throw new Error(
+            code === 'EADDRINUSE'
+              ? `the metrics port ${settings.metricsPort} is already in use; choose another with --metrics-port (or 0 for none)`
+              : `cannot serve metrics on port ${settings.metricsPort}: ${(err as Error).message}`,
+          );
+        })
     : undefined;
   if (server) logger.info({ port: settings.metricsPort }, 'serving /metrics, /healthz and /readyz');
   let last = pipeline.stats();
