@@ -23,6 +23,27 @@ export default defineConfig(
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/prefer-promise-reject-errors': [
+        'error',
+        {
+          // The Kafka client's errors are Errors at runtime (util.inherits), but typed as a plain interface.
+          allow: [{ from: 'package', package: '@confluentinc/kafka-javascript', name: 'LibrdKafkaError' }],
+          // Passing on a reason we were handed (a caught error, an abort signal's reason) makes no new non-Error; as only-throw-error allows.
+          allowThrowingAny: true,
+          allowThrowingUnknown: true,
+        },
+      ],
+      // A `_` name is a binding left unused on purpose (a for-of that only counts), as tsc's noUnusedLocals allows.
+      '@typescript-eslint/no-unused-vars': ['error', { varsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    files: ['test/**/*.ts'],
+    rules: {
+      // tap queues every subtest `t.test()` starts and reports its failure; the promise it returns is only for awaiting it.
+      '@typescript-eslint/no-floating-promises': ['error', { allowForKnownSafeCalls: [{ from: 'package', package: '@tapjs/test', name: 'test' }] }],
+      // tap ends a subtest when the promise its function returns settles (a plain function would need t.end()), so test functions are async with or without an await.
+      '@typescript-eslint/require-await': 'off',
     },
   },
   {

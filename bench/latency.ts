@@ -38,7 +38,7 @@ export const latency = async (ctx: BenchContext, s: LatencySettings): Promise<La
   producer.setPollInterval(50);
   const send = (id: number) => {
     const m = toMessage(makeDocument(id, s.docBytes));
-    producer.produce(topic, null, Buffer.from(m.value as string), m.key as string);
+    producer.produce(topic, null, Buffer.from(m.value as string), m.key);
   };
   const docpipe = startDocpipe(ctx, { DOCPIPE_TOPICS: topic, DOCPIPE_GROUP_ID: uniqueName('bench_latency'), DOCPIPE_TABLE: table });
   const countRows = async () => {

@@ -24,7 +24,7 @@ export const cpuTicks = (): CpuTicks | undefined => {
   if (NOT_LINUX) return undefined;
   const line = readFileSync('/proc/stat', 'latin1').slice(0, 256).split('\n', 1)[0]!;
   // cpu user nice system idle iowait irq softirq steal (guest time is already in user).
-  const [user, nice, system, idle, iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1, 9).map(Number) as number[];
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1, 9).map(Number);
   const busy = user! + nice! + system! + irq! + softirq! + (steal ?? 0);
   return { busy, total: busy + idle! + iowait! };
 };

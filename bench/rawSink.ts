@@ -11,6 +11,7 @@ import type { Knex } from 'knex';
 import { makeDocuments, rowsPerStatement, toRow, type BenchRow } from './documents.js';
 import type { Contender, RunInput } from './contender.js';
 import { Progress, type Throughput } from './progress.js';
+import { knexClient } from '../sinks/knexClient.js';
 
 export interface SinkSetting {
   statementBytes: number;
@@ -32,7 +33,7 @@ type Insert = (chunk: readonly BenchRow[]) => Promise<void>;
 /** A way to insert statements, and to give back what it holds. */
 export interface Writer {
   insert: Insert;
-  release(): Promise<void>;
+  release: () => Promise<void>;
 }
 
 const COLUMNS = ['doc_id', 'title', 'body', 'url', 'src_partition', 'src_offset'] as const;
@@ -44,7 +45,7 @@ interface DriverConnection {
 
 /** A prepared multi-row INSERT on a connection of its own, one statement text per row count. */
 const preparedInsert = async (knex: Knex, table: string): Promise<Writer> => {
-  const conn = (await knex.client.acquireConnection()) as DriverConnection;
+  const conn = (await knexClient(knex).acquireConnection()) as DriverConnection;
   const texts = new Map<number, string>();
   const head = `INSERT INTO \`${table}\` (${COLUMNS.map((c) => `\`${c}\``).join(', ')}) VALUES `;
   const insert: Insert = (chunk) => {
@@ -53,7 +54,7 @@ const preparedInsert = async (knex: Knex, table: string): Promise<Writer> => {
     const values = chunk.flatMap((r) => COLUMNS.map((c) => r[c]));
     return new Promise((resolve, reject) => conn.execute(sql, values, (err) => (err ? reject(err) : resolve())));
   };
-  return { insert, release: () => knex.client.releaseConnection(conn) as Promise<void> };
+  return { insert, release: () => knexClient(knex).releaseConnection(conn) };
 };
 
 /** A writer for `protocol`: prepared statements on a connection of its own, or knex's pool. */

@@ -8,6 +8,7 @@
 import type { BenchContext } from './context.js';
 import { startDocpipe } from './docpipeProcess.js';
 import { uniqueName } from '../test/helpers/stack.js';
+import { knexClient } from '../sinks/knexClient.js';
 
 export interface StalledSinkSettings {
   backlog: number;
@@ -33,7 +34,7 @@ const SAMPLE_MS = 250;
 export const stalledSink = async (ctx: BenchContext, s: StalledSinkSettings): Promise<StalledSinkResult> => {
   const topic = await ctx.topicWithDocuments('bench_stalled', s.partitions, s.backlog, s.docBytes);
   const table = await ctx.freshTable('stalled');
-  const lock = await ctx.knex.client.acquireConnection();
+  const lock = (await knexClient(ctx.knex).acquireConnection()) as { query: (sql: string, cb: (err: Error | null) => void) => void };
   const query = (sql: string) => new Promise<void>((ok, fail) => lock.query(sql, (e: Error | null) => (e ? fail(e) : ok())));
   await query(`LOCK TABLES \`${table}\` WRITE`);
   let locked = true;
@@ -67,7 +68,7 @@ export const stalledSink = async (ctx: BenchContext, s: StalledSinkSettings): Pr
     await sampleUntil(s.stallSeconds + s.drainSeconds);
   } finally {
     if (locked) await query('UNLOCK TABLES').catch(() => {});
-    await ctx.knex.client.releaseConnection(lock);
+    await knexClient(ctx.knex).releaseConnection(lock);
     await docpipe.stop();
     await ctx.dropTable(table);
   }

@@ -43,6 +43,7 @@ export const upstreamPeer = (sampleSize: number): Contender => ({
     };
     const running = loop().catch((err: unknown) => (failure = err));
     try {
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the loop's own failure, passed on as it came
       await Promise.race([progress.reached(target, this.title), running.then(() => (failure ? Promise.reject(failure) : undefined))]);
       await running;
     } finally {

@@ -88,7 +88,7 @@ export const decodeDocumentsInWorker =
         pending = [];
         pendingBytes = 0;
         turns.push({ chunk: records });
-        const chunk: DocumentChunk = { values: values.buffer as ArrayBuffer, lengths };
+        const chunk: DocumentChunk = { values: values.buffer, lengths };
         worker.postMessage(chunk, [chunk.values, lengths.buffer]);
       };
 

@@ -17,7 +17,7 @@
  * await pipeline.done; // rejects on a fatal error, after committing what is done
  * ```
  */
-import type { Observable, OperatorFunction, Subscription } from 'rxjs';
+import type { Observable, OperatorFunction } from 'rxjs';
 import type { Logger } from 'pino';
 import type { Envelope } from './core/envelope.js';
 import type { DeadLetter } from './core/rejections.js';
@@ -183,8 +183,6 @@ export const createPipeline = async (config: PipelineConfig): Promise<Pipeline> 
   const state = new StopState();
   /** When a graceful stop must be over; set by the first stop request. */
   let deadline = Infinity;
-  let subscription: Subscription | undefined;
-
   let released: Promise<void> | undefined;
   let abandonedClients = false;
   const release = (): Promise<void> =>
@@ -248,14 +246,14 @@ export const createPipeline = async (config: PipelineConfig): Promise<Pipeline> 
   const abandon = (why: string): void => {
     if (!state.move('abandoning')) return;
     log.warn({ inFlight: source.tracker.inFlight() }, `${why}: abandoning in-flight batches`);
-    subscription?.unsubscribe();
+    subscription.unsubscribe();
     void releaseBy(Date.now()).finally(() => {
       state.move('stopped');
       resolveDone();
     });
   };
 
-  subscription = chain.subscribe({
+  const subscription = chain.subscribe({
     next: (r) => {
       stats.batches++;
       stats.recordsWritten += r.records - r.rejected;

@@ -52,9 +52,9 @@ const migrations = (table: string): Record<string, Knex.Migration> => ({
 const sourceFor = (table: string): Knex.MigrationSource<string> => {
   const all = migrations(table);
   return {
-    getMigrations: async () => Object.keys(all).sort(),
+    getMigrations: () => Promise.resolve(Object.keys(all).sort()),
     getMigrationName: (name) => name,
-    getMigration: async (name) => all[name]!,
+    getMigration: (name) => Promise.resolve(all[name]!),
   };
 };
 

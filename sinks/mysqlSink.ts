@@ -37,6 +37,7 @@ import type { Document } from '../pipeline/core/documentSchema.js';
 import type { EncodedDocument, EncodedText } from '../pipeline/core/encodedDocument.js';
 import { classifyMysqlError, describeDbError } from './mysqlErrors.js';
 import { migrateInputData } from './inputDataTable.js';
+import { knexClient } from './knexClient.js';
 
 export interface MysqlSinkOptions {
   table?: string;
@@ -217,7 +218,7 @@ export class MysqlSink implements RecordSink<SinkDocument> {
     const first = chunks.next();
     if (first.done) return;
     const second = chunks.next();
-    const conn = (await this.knex.client.acquireConnection()) as RawConnection;
+    const conn = (await knexClient(this.knex).acquireConnection()) as RawConnection;
     try {
       if (second.done) {
         // The usual case, a batch in one statement: that statement is atomic on its own
@@ -235,12 +236,12 @@ export class MysqlSink implements RecordSink<SinkDocument> {
       await query(conn, 'ROLLBACK').catch(() => {});
       throw err;
     } finally {
-      await this.knex.client.releaseConnection(conn);
+      await knexClient(this.knex).releaseConnection(conn);
     }
   }
 
   private execute(conn: RawConnection, chunk: readonly Pending[]): Promise<void> {
-    const params: (EncodedText | number | null)[] = new Array(chunk.length * 6);
+    const params = new Array<EncodedText | number | null>(chunk.length * 6);
     let i = 0;
     for (const { row: r } of chunk) {
       params[i++] = r.doc_id;

@@ -14,6 +14,7 @@
  */
 import knexFactory, { type Knex } from 'knex';
 import type BetterSqlite3 from 'better-sqlite3';
+import { knexClient } from './knexClient.js';
 
 export const createSqliteKnex = (filename: string): Knex =>
   knexFactory({
@@ -38,4 +39,4 @@ export const createSqliteKnex = (filename: string): Knex =>
     },
   });
 
-export const isSqliteKnex = (knex: Knex): boolean => knex.client.config.client === 'better-sqlite3';
+export const isSqliteKnex = (knex: Knex): boolean => knexClient(knex).config.client === 'better-sqlite3';

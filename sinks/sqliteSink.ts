@@ -24,6 +24,7 @@ import { retry } from '../pipeline/core/retry.js';
 import { FatalSinkError, type RecordSink, type SinkResult } from '../pipeline/core/recordSink.js';
 import type { Document } from '../pipeline/core/documentSchema.js';
 import { migrateInputData } from './inputDataTable.js';
+import { knexClient } from './knexClient.js';
 
 export interface SqliteSinkOptions {
   table?: string;
@@ -94,7 +95,7 @@ export class SqliteSink implements RecordSink<Document> {
    * batch simply updates the row the earlier one wrote, as the position guard allows.
    */
   private async transaction(records: readonly Envelope<Document>[]): Promise<number> {
-    const conn = (await this.knex.client.acquireConnection()) as BetterSqlite3.Database;
+    const conn = (await knexClient(this.knex).acquireConnection()) as BetterSqlite3.Database;
     try {
       const upsert = conn.prepare(this.upsertSql);
       const apply = conn.transaction((batch: readonly Envelope<Document>[]) => {
@@ -107,7 +108,7 @@ export class SqliteSink implements RecordSink<Document> {
       });
       return apply(records);
     } finally {
-      await this.knex.client.releaseConnection(conn);
+      await knexClient(this.knex).releaseConnection(conn);
     }
   }
 }

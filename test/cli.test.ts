@@ -58,7 +58,7 @@ t.test('produce sends a CSV keyed by doc_id, reports bad rows by line; verify co
   const messages = await readAll(topic, 101);
   t.equal(messages.length, 101);
   t.ok(
-    messages.every((m) => JSON.parse(String(m.value)).doc_id === Number(String(m.key))),
+    messages.every((m) => (JSON.parse(String(m.value)) as { doc_id: number }).doc_id === Number(String(m.key))),
     'keyed by doc_id',
   );
 

@@ -18,7 +18,7 @@ const produceAll = async (topic: string): Promise<number> => {
   producer.setPollInterval(50);
   let acked = 0;
   const done = new Promise<void>((resolve, reject) => {
-    producer.on('delivery-report', (err, _report) => {
+    producer.on('delivery-report', (err) => {
       if (err) return reject(err);
       if (++acked === COUNT) resolve();
     });

@@ -244,7 +244,7 @@ t.test('the custom-chain example installs from the tarball, type-checks and runs
     'its summary counts every record: written, filtered or dead-lettered',
   );
 
-  const rows = (await knex('articles').select('doc_id', 'title', 'body', 'url')) as { doc_id: string; title: string; body: string; url: string }[];
+  const rows = await knex('articles').select<{ doc_id: string; title: string; body: string; url: string }[]>('doc_id', 'title', 'body', 'url');
   const byId = (a: { doc_id: string }, b: { doc_id: string }) => (BigInt(a.doc_id) < BigInt(b.doc_id) ? -1 : 1);
   t.same(rows.sort(byId), expectedRows.sort(byId), 'the published documents, as the example maps them; no draft, no refused record');
 
@@ -252,7 +252,7 @@ t.test('the custom-chain example installs from the tarball, type-checks and runs
   t.same(deadLetters.map((m) => String(m.key)).sort(), ['201', '202', '203', '204', '205', '206', '207'], 'every refused record is on the dead-letter topic');
   t.same(
     deadLetters.map((m) => `${headerValue(m, DLQ_HEADERS.stage)}/${headerValue(m, DLQ_HEADERS.errorClass)}`).sort(),
-    [...Array(2).fill('decode/SyntaxError'), ...Array(5).fill('validate/SchemaError')],
+    [...Array<string>(2).fill('decode/SyntaxError'), ...Array<string>(5).fill('validate/SchemaError')],
     'refused by decodeJson or by the schema',
   );
   t.same(await committedOffsets(groupId, topic, 3), await highWatermarks(topic, 3), 'every offset committed');

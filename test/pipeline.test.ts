@@ -3,6 +3,7 @@
 import t from 'tap';
 import { createPipeline, type PipelineConfig } from '../pipeline/createPipeline.js';
 import { DLQ_HEADERS } from '../sinks/deadLetterWriter.js';
+import { knexClient } from '../sinks/knexClient.js';
 import { createTopic, db, freshDatabase, kafkaBrokers, produce, uniqueName, type OutMessage } from './helpers/stack.js';
 import { committedOffsets, headerValue, highWatermarks, readAll } from './helpers/kafka.js';
 import { waitFor } from './helpers/wait.js';
@@ -91,7 +92,7 @@ t.test('bad input of every kind ends as a correct row or a dead letter; no parti
     t.ok(headerValue(copy, DLQ_HEADERS.offset), 'names the original offset');
     t.ok(headerValue(copy, DLQ_HEADERS.message), 'gives a reason');
     t.equal(headerValue(copy, 'trace-id'), `trace-${String(m.key)}`, 'keeps the original headers');
-    const original = m.value === null ? null : Buffer.from(m.value as string | Buffer);
+    const original = m.value === null ? null : Buffer.from(m.value);
     t.same(copy.value ?? null, original, 'keeps the original value byte for byte');
   }
 
@@ -123,7 +124,7 @@ t.test('versions produced in order end with the newest, with concurrent batches 
   t.teardown(() => pipeline.stop());
   await waitFor(() => pipeline.stats().recordsWritten === messages.length, 'every version to be written');
   t.ok(pipeline.stats().batches > VERSIONS * 2, `written in many batches (${pipeline.stats().batches})`);
-  const rows = (await knex('input_data').select('doc_id', 'title')) as { doc_id: string; title: string }[];
+  const rows = await knex('input_data').select<{ doc_id: string; title: string }[]>('doc_id', 'title');
   t.equal(rows.length, DOCS, 'one row per doc_id');
   t.same(
     rows.filter((r) => r.title !== `v${VERSIONS}`),
@@ -160,8 +161,8 @@ t.test('a blocked database holds commits and memory; everything lands when it re
   // Create the table first, then hold a write lock on it from another session.
   const warmup = await createPipeline(config(topic, name));
   await warmup.stop();
-  const lock = await knex.client.acquireConnection();
-  t.teardown(() => knex.client.releaseConnection(lock));
+  const lock = (await knexClient(knex).acquireConnection()) as { query: (sql: string, cb: (err: Error | null) => void) => void };
+  t.teardown(() => knexClient(knex).releaseConnection(lock));
   await new Promise<void>((resolve, reject) => lock.query('LOCK TABLES input_data WRITE', (err: Error | null) => (err ? reject(err) : resolve())));
 
   await produce(

@@ -157,6 +157,7 @@ await source.close(); // commits what is done, leaves the group
 await dlq.close();
 await knex.destroy();
 
+const describe = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 console.log(
   JSON.stringify({
     expected: settings.expect,
@@ -164,7 +165,7 @@ console.log(
     rejections,
     drained,
     ms: Date.now() - started,
-    ...(failure !== undefined && { error: failure instanceof Error ? failure.message : String(failure) }),
+    ...(failure !== undefined && { error: describe(failure) }),
   }),
 );
 process.exitCode = failure === undefined && drained ? 0 : 1;

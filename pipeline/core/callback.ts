@@ -8,4 +8,7 @@
  * ```
  */
 export const callback = <T>(fn: (cb: (err: unknown, value: T) => void) => void): Promise<T> =>
-  new Promise((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value))));
+  new Promise((resolve, reject) =>
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the callback's error is passed on as it came
+    fn((err, value) => (err ? reject(err) : resolve(value))),
+  );

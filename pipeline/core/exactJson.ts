@@ -82,7 +82,7 @@ const settle = (value: unknown): unknown => {
 };
 
 const parseSlow = (text: string, fields: readonly string[]): Record<string, unknown> => {
-  const raw = parseLossless(text, null, (literal) => (INTEGER_LITERAL.test(literal) ? new IntegerLiteral(literal) : Number(literal))) as unknown;
+  const raw = parseLossless(text, null, (literal) => (INTEGER_LITERAL.test(literal) ? new IntegerLiteral(literal) : Number(literal)));
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw) || raw instanceof IntegerLiteral) {
     throw new NotAnObjectError(raw instanceof IntegerLiteral ? 'a number' : kindOf(raw));
   }

@@ -169,7 +169,7 @@ export class DocumentProducer {
           }
           this.pending--;
           this.roomWaiters.shift()?.();
-          reject(err as Error);
+          reject(err);
         }
       };
       attempt();

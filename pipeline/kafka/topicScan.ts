@@ -19,14 +19,16 @@ export async function* scanTopic(brokers: string, topic: string, rdkafka: RdKafk
   );
   await connectClient(consumer, brokers);
   try {
-    const metadata = await callback<{ topics: { name: string; partitions: { id: number }[] }[] }>((cb) =>
-      consumer.getMetadata({ topic, timeout: 10_000 }, (err, data) => cb(err, data)),
-    );
+    const metadata = await callback<{ topics: { name: string; partitions: { id: number }[] }[] }>((cb) => {
+      consumer.getMetadata({ topic, timeout: 10_000 }, (err, data) => cb(err, data));
+    });
     const partitions = metadata.topics.find((t) => t.name === topic)?.partitions.map((p) => p.id) ?? [];
     if (partitions.length === 0) throw new Error(`topic ${topic} does not exist`);
     const ends = new Map<number, number>();
     for (const p of partitions) {
-      const w = await callback<{ highOffset: number; lowOffset: number }>((cb) => consumer.queryWatermarkOffsets(topic, p, 10_000, (err, o) => cb(err, o)));
+      const w = await callback<{ highOffset: number; lowOffset: number }>((cb) => {
+        consumer.queryWatermarkOffsets(topic, p, 10_000, (err, o) => cb(err, o));
+      });
       if (w.highOffset > w.lowOffset) ends.set(p, w.highOffset);
     }
     consumer.assign([...ends.keys()].map((partition) => ({ topic, partition, offset: -2 /* beginning */ })));

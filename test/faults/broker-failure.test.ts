@@ -51,7 +51,7 @@ t.test('three nodes: the leader of a partition killed mid-run, then started agai
     const admin = Kafka.AdminClient.create({ 'bootstrap.servers': nodes, log_level: 0 });
     try {
       const [topic] = await new Promise<{ partitions: { partition: number; leader: { id: number } | null }[] }[]>((ok, fail) =>
-        admin.describeTopics([s.topic], { timeout: 5000 }, (err, r) => (err ? fail(err) : ok(r as never))),
+        admin.describeTopics([s.topic], { timeout: 5000 }, (err, r) => (err ? fail(err) : ok(r))),
       );
       return topic?.partitions.find((p) => p.partition === 0)?.leader?.id;
     } finally {

@@ -2,6 +2,7 @@
 // session for 2.5 times that). Whether the member keeps its partitions by polling while paused
 // or is evicted and rejoins, nothing may be lost and it must not die.
 import t from 'tap';
+import { knexClient } from '../../sinks/knexClient.js';
 import { assertAlive, documents, range, rowCount, scenario, startMember, verifyDelivery, waitFor, waitForAllStored } from '../helpers/faults.js';
 
 const MAX_POLL_MS = 8000;
@@ -23,13 +24,13 @@ t.test('a database stall longer than max.poll.interval.ms: the member stays or r
     120_000,
   );
 
-  const conn = (await s.knex.client.acquireConnection()) as { query: (sql: string, cb: (err: Error | null) => void) => void };
+  const conn = (await knexClient(s.knex).acquireConnection()) as { query: (sql: string, cb: (err: Error | null) => void) => void };
   const query = (sql: string) => new Promise<void>((ok, fail) => conn.query(sql, (err) => (err ? fail(err) : ok())));
   let locked = true;
   await query('LOCK TABLES input_data WRITE');
   t.teardown(async () => {
     if (locked) await query('UNLOCK TABLES');
-    s.knex.client.releaseConnection(conn);
+    await knexClient(s.knex).releaseConnection(conn);
   });
   const stalledAt = Date.now();
   await s.ledger.send(s, documents(range(10_000, 30_000)));

@@ -3,6 +3,7 @@
 // process still exits on time, and what it had not finished is read again by the next run.
 import t from 'tap';
 import type { Knex } from 'knex';
+import { knexClient } from '../../sinks/knexClient.js';
 import {
   assertAlive,
   checkCommitsBehindWrites,
@@ -22,7 +23,7 @@ const EXIT_MARGIN_MS = 5000;
 
 /** Holds a write lock on the table from a session of its own until `release` is called. */
 const lockTable = async (s: Scenario) => {
-  const conn = (await s.knex.client.acquireConnection()) as { query: (sql: string, cb: (err: Error | null) => void) => void };
+  const conn = (await knexClient(s.knex).acquireConnection()) as { query: (sql: string, cb: (err: Error | null) => void) => void };
   const query = (sql: string) => new Promise<void>((ok, fail) => conn.query(sql, (err) => (err ? fail(err) : ok())));
   await query('LOCK TABLES input_data WRITE');
   let released = false;
@@ -30,7 +31,7 @@ const lockTable = async (s: Scenario) => {
     if (released) return;
     released = true;
     await query('UNLOCK TABLES');
-    s.knex.client.releaseConnection(conn);
+    await knexClient(s.knex).releaseConnection(conn);
   };
   return release;
 };

@@ -459,7 +459,7 @@ export const rowCount = async (s: Scenario): Promise<number> => {
 
 const storedRows = async (s: Scenario): Promise<StoredRow[]> => {
   if (!(await tableExists(s))) return [];
-  return (await s.knex('input_data').select('doc_id', 'title', 'body', 'src_partition', 'src_offset')) as StoredRow[];
+  return await s.knex('input_data').select<StoredRow[]>('doc_id', 'title', 'body', 'src_partition', 'src_offset');
 };
 
 export interface DeadLetter {
@@ -489,16 +489,16 @@ const connectConsumer = async (s: Pick<Scenario, 'brokers' | 'rdkafka'>, groupId
 export const readTopic = async (s: Pick<Scenario, 'brokers' | 'rdkafka'>, topic: string, timeoutMs = 60_000): Promise<Message[]> => {
   const consumer = await connectConsumer(s, uniqueName('fault_reader'));
   try {
-    const meta = await new Promise<{ topics: { name: string; partitions: { id: number }[] }[] }>((ok, fail) =>
-      consumer.getMetadata({ topic, timeout: 10_000 }, (err, m) => (err ? fail(err) : ok(m as never))),
-    );
+    const meta = await new Promise<{ topics: { name: string; partitions: { id: number }[] }[] }>((ok, fail) => {
+      consumer.getMetadata({ topic, timeout: 10_000 }, (err, m) => (err ? fail(err) : ok(m)));
+    });
     const partitions = meta.topics.find((x) => x.name === topic)?.partitions ?? [];
     if (partitions.length === 0) return [];
     const ends = new Map<number, number>();
     for (const p of partitions) {
-      const high = await new Promise<number>((ok, fail) =>
-        consumer.queryWatermarkOffsets(topic, p.id, 10_000, (err, o) => (err ? fail(err) : ok(o.highOffset))),
-      );
+      const high = await new Promise<number>((ok, fail) => {
+        consumer.queryWatermarkOffsets(topic, p.id, 10_000, (err, o) => (err ? fail(err) : ok(o.highOffset)));
+      });
       if (high > 0) ends.set(p.id, high);
     }
     if (ends.size === 0) return [];

@@ -34,9 +34,9 @@ export const highWatermarks = async (topic: string, partitions: number): Promise
     const out: number[] = [];
     for (let p = 0; p < partitions; p++) {
       out.push(
-        await new Promise<number>((resolve, reject) =>
-          consumer.queryWatermarkOffsets(topic, p, 10_000, (err, o) => (err ? reject(err) : resolve(o.highOffset))),
-        ),
+        await new Promise<number>((resolve, reject) => {
+          consumer.queryWatermarkOffsets(topic, p, 10_000, (err, o) => (err ? reject(err) : resolve(o.highOffset)));
+        }),
       );
     }
     return out;

@@ -63,13 +63,14 @@ const autoCreateTopic = (brokers: string, topic: string): Promise<number> =>
       if (err) return reject(err);
       // The first metadata request creates the topic; its partitions show up a moment later.
       const deadline = Date.now() + 10_000;
-      const ask = () =>
+      const ask = () => {
         p.getMetadata({ topic, timeout: 5_000 }, (_e, metadata) => {
           const n = metadata?.topics.find((t) => t.name === topic)?.partitions.length ?? 0;
           if (n > 0) p.disconnect(() => resolve(n));
           else if (Date.now() > deadline) p.disconnect(() => reject(new Error(`topic ${topic} was not created`)));
           else setTimeout(ask, 100);
         });
+      };
       ask();
     });
   });
@@ -140,7 +141,7 @@ export const demoCommand = async (options: { docs: string; rate: string; kafka: 
     } else if (!(await brokerAnswers(kafkaBrokers))) {
       if (!existsSync(script)) throw new Error(`no Kafka broker answers at ${kafkaBrokers}; set DOCPIPE_KAFKA_BROKERS`);
       say(`no broker at ${kafkaBrokers}; starting the local one…`);
-      await run('bash', [script, 'up']).catch((err: { stderr?: string }) => {
+      await run('bash', [script, 'up']).catch((err: Error & { stderr?: string }) => {
         throw new Error(`could not start the local Kafka broker:\n${err.stderr ?? String(err)}`);
       });
       cleanup.push(() => run('bash', [script, 'down']));
@@ -213,7 +214,7 @@ export const demoCommand = async (options: { docs: string; rate: string; kafka: 
     const elapsed = (Date.now() - started) / 1000;
 
     const epochMs = isSqlite(db) ? 'ROUND((julianday(updated_at) - 2440587.5) * 86400000)' : 'UNIX_TIMESTAMP(updated_at) * 1000';
-    const rows = (await knex(table).select('doc_id', 'title', knex.raw(`${epochMs} AS t`))) as { doc_id: bigint | string; title: string; t: number | string }[];
+    const rows = await knex(table).select<{ doc_id: bigint | string; title: string; t: number | string }[]>('doc_id', 'title', knex.raw(`${epochMs} AS t`));
     const stale = rows.filter((r) => latestTitle.get(String(r.doc_id)) !== r.title).length;
     const latencies = rows
       .map((r) => Number(r.t) - (sentAt.get(String(r.doc_id)) ?? NaN))

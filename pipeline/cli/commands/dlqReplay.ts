@@ -45,9 +45,9 @@ export const dlqReplayCommand = async (options: ReplayOptions): Promise<number> 
   const producer = await DocumentProducer.open({ brokers: kafkaBrokers, rdkafka });
   let replayed = 0;
   try {
-    const metadata = await callback<{ topics: { name: string; partitions: { id: number }[] }[] }>((cb) =>
-      consumer.getMetadata({ topic: options.topic, timeout: 10_000 }, cb),
-    );
+    const metadata = await callback<{ topics: { name: string; partitions: { id: number }[] }[] }>((cb) => {
+      consumer.getMetadata({ topic: options.topic, timeout: 10_000 }, cb);
+    });
     const partitions = metadata.topics.find((t) => t.name === options.topic)?.partitions.map((p) => p.id) ?? [];
     if (partitions.length === 0) {
       console.error(`docpipe dlq replay: topic ${options.topic} does not exist`);
@@ -57,7 +57,9 @@ export const dlqReplayCommand = async (options: ReplayOptions): Promise<number> 
     const committed = await callback<{ partition: number; offset: number }[]>((cb) => consumer.committed(tps, 10_000, cb));
     const ends = new Map<number, number>();
     for (const p of partitions) {
-      const w = await callback<{ highOffset: number }>((cb) => consumer.queryWatermarkOffsets(options.topic, p, 10_000, cb));
+      const w = await callback<{ highOffset: number }>((cb) => {
+        consumer.queryWatermarkOffsets(options.topic, p, 10_000, cb);
+      });
       const from = committed.find((c) => c.partition === p)?.offset ?? -1;
       if (w.highOffset > Math.max(from, 0)) ends.set(p, w.highOffset);
     }
@@ -89,7 +91,7 @@ export const dlqReplayCommand = async (options: ReplayOptions): Promise<number> 
           const due = started + (replayed / rate) * 1000;
           if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
           const headers = (m.headers ?? []).filter((h) => !Object.keys(h).some((k) => k.startsWith('docpipe.')));
-          await producer.sendMessage({ topic: target, value: m.value ?? null, key: m.key === undefined ? null : (m.key as Buffer | string | null), headers });
+          await producer.sendMessage({ topic: target, value: m.value ?? null, key: m.key === undefined ? null : m.key, headers });
           replayed++;
         }
         await callback<unknown>((cb) =>

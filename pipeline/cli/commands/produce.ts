@@ -96,12 +96,12 @@ export const produceCommand = async (options: ProduceOptions): Promise<number> =
           },
         ),
       );
-      if (pending.length >= 10_000)
-        pending.splice(
-          0,
-          pending.length,
-          Promise.all(pending).then(() => {}),
-        );
+      if (pending.length >= 10_000) {
+        // Each send handles its own outcome; one promise for them all keeps the list short.
+        const all = Promise.all(pending).then(() => {});
+        pending.length = 0;
+        pending.push(all);
+      }
       progress();
     }
   } catch (err) {

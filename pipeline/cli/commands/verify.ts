@@ -50,7 +50,7 @@ export const verifyTopic = async (
   }
   const knex = openDatabase(db, 1);
   try {
-    const rows = (await knex(table).select('doc_id')) as { doc_id: string }[];
+    const rows = await knex(table).select<{ doc_id: string }[]>('doc_id');
     const inTable = new Set(rows.map((r) => String(r.doc_id)));
     return {
       records,
@@ -61,7 +61,7 @@ export const verifyTopic = async (
       extra: [...inTable].filter((id) => !inTopic.has(id)),
     };
   } catch (err) {
-    throw new Error(`cannot read \`${table}\`: ${describeDbError(err)}`);
+    throw new Error(`cannot read \`${table}\`: ${describeDbError(err)}`, { cause: err });
   } finally {
     await knex.destroy();
   }
