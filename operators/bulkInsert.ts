@@ -1,8 +1,9 @@
 /**
  * Hands each batch to a sink, up to `concurrency` batches at a time, and acknowledges every
  * record the sink wrote. Records the sink rejects for their data go to the dead-letter topic
- * (and are done when it acknowledges them); an error the sink throws is fatal and ends the
- * stream. Emits one result per written batch.
+ * (and are done when it acknowledges them); records it found stale (their document has a newer
+ * version) are done and counted apart; an error the sink throws is fatal and ends the stream.
+ * Emits one result per written batch.
  *
  * @example
  * ```ts
@@ -23,8 +24,12 @@ export interface BulkInsertOptions {
 
 export interface BatchWritten {
   records: number;
+  /** Rows written (after de-duplication within the batch). */
   written: number;
   rejected: number;
+  /** Records not written because their document has a newer version, by topic. */
+  stale: number;
+  staleByTopic: ReadonlyMap<string, number>;
   bytes: number;
   ms: number;
 }
@@ -39,10 +44,14 @@ export const bulkInsert = <T>(sink: RecordSink<T>, options: BulkInsertOptions): 
       options.deadLetter(record, rejection);
     }
     for (const record of b.records) if (!refused.has(record)) record.done();
+    const staleByTopic = new Map<string, number>();
+    for (const record of result.stale ?? []) staleByTopic.set(record.topic, (staleByTopic.get(record.topic) ?? 0) + 1);
     return {
       records: b.records.length,
       written: result.written,
       rejected: refused.size,
+      stale: result.stale?.length ?? 0,
+      staleByTopic,
       bytes: b.bytes,
       ms: performance.now() - started,
     };

@@ -64,6 +64,7 @@ export const documentEncoder = (): ((doc: Document) => EncodedDocument) => {
     title: encode(doc.title),
     body: encode(doc.body),
     url: doc.url == null ? null : encode(doc.url),
+    ...(doc.version !== undefined && { version: doc.version }),
   });
 };
 

@@ -8,3 +8,4 @@ export { encodeDocuments, LARGE_TEXT, type EncodedDocument, type EncodedText } f
 export { filterRecords } from './filterRecords.js';
 export { mapRecords, type MapRecordsOptions } from './mapRecords.js';
 export { validate, documentSchema, INT64_MAX, INT64_MIN, type Document, type ValidateOptions } from './validate.js';
+export { decodeDeletes, type DecodeDeletesOptions } from './decodeDeletes.js';

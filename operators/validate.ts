@@ -5,7 +5,9 @@
  *
  * The default schema is the upstream document: `doc_id` a signed 64-bit integer, `title` and
  * `body` strings, an optional `url` of at most 256 characters. Pass your own schema to get
- * your own type.
+ * your own type. With `versionField`, the document's own version is read from that field (an
+ * integer or an RFC 3339 timestamp) and passed on as `version`; a document without one is
+ * dead-lettered. Decode such a field exactly: `decodeJson({ exactIntegers: ['doc_id', field] })`.
  *
  * @example
  * ```ts
@@ -17,7 +19,7 @@
  */
 import type { OperatorFunction } from 'rxjs';
 import type { z } from 'zod';
-import { checkPayload, documentSchema, type Document } from '../pipeline/core/documentSchema.js';
+import { checkPayload, documentSchema, withVersion, type Document } from '../pipeline/core/documentSchema.js';
 import type { Envelope } from '../pipeline/core/envelope.js';
 import type { DeadLetter } from '../pipeline/core/rejections.js';
 import { mapRecords } from './mapRecords.js';
@@ -27,11 +29,15 @@ export { documentSchema, INT64_MAX, INT64_MIN, type Document } from '../pipeline
 export interface ValidateOptions<T> {
   deadLetter: DeadLetter;
   schema?: z.ZodType<T>;
+  /** The field that holds each document's own version, when the documents carry one. */
+  versionField?: string | undefined;
 }
 
-export function validate(options: { deadLetter: DeadLetter }): OperatorFunction<Envelope<unknown>, Envelope<Document>>;
+export function validate(options: { deadLetter: DeadLetter; versionField?: string | undefined }): OperatorFunction<Envelope<unknown>, Envelope<Document>>;
 export function validate<T>(options: ValidateOptions<T> & { schema: z.ZodType<T> }): OperatorFunction<Envelope<unknown>, Envelope<T>>;
 export function validate<T>(options: ValidateOptions<T>): OperatorFunction<Envelope<unknown>, Envelope<T>> {
   const schema = (options.schema ?? documentSchema) as z.ZodType<T>;
-  return mapRecords((payload: unknown) => checkPayload(schema, payload), options);
+  const field = options.versionField;
+  if (field === undefined) return mapRecords((payload: unknown) => checkPayload(schema, payload), options);
+  return mapRecords((payload: unknown) => withVersion(checkPayload(schema, payload) as T & object, payload, field) as T, options);
 }

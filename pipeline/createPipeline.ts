@@ -17,7 +17,7 @@
  * await pipeline.done; // rejects on a fatal error, after committing what is done
  * ```
  */
-import type { Observable, OperatorFunction } from 'rxjs';
+import { filter, merge, share, type Observable, type OperatorFunction } from 'rxjs';
 import type { Logger } from 'pino';
 import type { Envelope } from './core/envelope.js';
 import type { DeadLetter } from './core/rejections.js';
@@ -33,6 +33,8 @@ import { MysqlSink } from '../sinks/mysqlSink.js';
 import { SqliteSink } from '../sinks/sqliteSink.js';
 import { encodeDocuments, type EncodedDocument } from '../operators/encodeDocuments.js';
 import { decodeDocumentsInWorker } from '../operators/decodeDocumentsInWorker.js';
+import { decodeDeletes } from '../operators/decodeDeletes.js';
+import type { Deletion } from './core/documentVersion.js';
 import type { DeadLetterWriter } from '../sinks/deadLetterWriter.js';
 import { openDeadLetterWriter } from './openDeadLetterWriter.js';
 import { StopState } from './stopState.js';
@@ -71,6 +73,18 @@ export interface PipelineConfig {
    * `transform` only, where the chain is docpipe's own from end to end).
    */
   decodeInWorker?: boolean;
+  /**
+   * Tombstones delete their document (default false: they are dead-lettered). A deleted
+   * document's row stays as a marker (`deleted_at` set) with the delete's version, so that an
+   * older version arriving later cannot bring it back.
+   */
+  deletes?: boolean;
+  /**
+   * A field of the document that holds its own version (an integer or an RFC 3339 timestamp):
+   * it alone decides which version is newer, whatever topic, partition or order it comes in.
+   * A document without it is dead-lettered; a tombstone carries it in a header of that name.
+   */
+  versionField?: string;
   /** Called after each batch is written (for metrics). */
   onBatch?: (result: BatchWritten) => void;
   logger?: Logger;
@@ -79,6 +93,10 @@ export interface PipelineConfig {
 export interface PipelineStats {
   recordsIn: number;
   recordsWritten: number;
+  /** Records not written because their document already had a newer version. */
+  recordsStale: number;
+  /** The same, by topic. */
+  staleByTopic: ReadonlyMap<string, number>;
   rowsWritten: number;
   deadLettered: number;
   batches: number;
@@ -128,6 +146,7 @@ export const createPipeline = async (config: PipelineConfig): Promise<Pipeline> 
       ...(config.autoMigrate !== undefined && { autoMigrate: config.autoMigrate }),
       ...(config.retry && { retry: config.retry }),
       ...(config.logger && { logger: config.logger }),
+      versionRule: config.versionField === undefined ? ('position' as const) : ('external' as const),
     };
     sink = isSqlite(config.db) ? await SqliteSink.open(knex, sinkOptions) : await MysqlSink.open(knex, sinkOptions);
     dlq = await openDeadLetterWriter({
@@ -153,7 +172,8 @@ export const createPipeline = async (config: PipelineConfig): Promise<Pipeline> 
     ...(config.logger && { logger: config.logger }),
   });
 
-  const stats = { recordsWritten: 0, rowsWritten: 0, deadLettered: 0, batches: 0 };
+  const stats = { recordsWritten: 0, recordsStale: 0, rowsWritten: 0, deadLettered: 0, batches: 0 };
+  const staleByTopic = new Map<string, number>();
   let lastProgressAt = Date.now();
   const deadLetter = dlq.send;
   const countingDeadLetter: typeof deadLetter = (record, rejection) => {
@@ -162,21 +182,41 @@ export const createPipeline = async (config: PipelineConfig): Promise<Pipeline> 
   };
 
   const writing = { deadLetter: countingDeadLetter, concurrency };
+  const { versionField } = config;
+  // With deletes on, tombstones leave the stream before decoding and join it again as deletes
+  // before batching; the order between them does not matter, the version rule decides.
+  const records = config.deletes ? source.records().pipe(share()) : source.records();
+  const values = config.deletes ? records.pipe(filter((e) => e.value !== null)) : records;
+  const withDeletes = <T>(documents: Observable<Envelope<T>>): Observable<Envelope<T | Deletion>> =>
+    config.deletes
+      ? merge(
+          documents,
+          records.pipe(
+            filter((e) => e.value === null),
+            decodeDeletes({ deadLetter: countingDeadLetter, versionField }),
+          ),
+        )
+      : documents;
   const chain = ((): Observable<BatchWritten> => {
     // With nothing of the user's between decoding and writing, a worker thread decodes,
     // checks and encodes, and the main thread keeps the rest (see decodeDocumentsInWorker).
-    if (sink instanceof MysqlSink && !config.transform && config.decodeInWorker !== false) {
-      return source
-        .records()
-        .pipe(decodeDocumentsInWorker({ deadLetter: countingDeadLetter }), batch<EncodedDocument>(config.batch), bulkInsert(sink, writing));
+    if (sink instanceof MysqlSink && !config.transform && config.decodeInWorker !== false && versionField === undefined) {
+      return withDeletes(values.pipe(decodeDocumentsInWorker({ deadLetter: countingDeadLetter }))).pipe(
+        batch<EncodedDocument | Deletion>(config.batch),
+        bulkInsert(sink, writing),
+      );
     }
-    const documents = source.records().pipe(decodeJson({ deadLetter: countingDeadLetter }), validate({ deadLetter: countingDeadLetter }));
+    const exactIntegers = versionField === undefined ? undefined : ['doc_id', versionField];
+    const documents = values.pipe(
+      decodeJson({ deadLetter: countingDeadLetter, ...(exactIntegers && { exactIntegers }) }),
+      validate({ deadLetter: countingDeadLetter, versionField }),
+    );
     const final = config.transform ? documents.pipe(config.transform({ deadLetter: countingDeadLetter })) : documents;
     // For MySQL the text is encoded once, before batching, and waits for the database off the
     // JavaScript heap (see encodeDocuments).
     return sink instanceof MysqlSink
-      ? final.pipe(encodeDocuments(), batch<EncodedDocument>(config.batch), bulkInsert(sink, writing))
-      : final.pipe(batch<Document>(config.batch), bulkInsert(sink, writing));
+      ? withDeletes(final.pipe(encodeDocuments())).pipe(batch<EncodedDocument | Deletion>(config.batch), bulkInsert(sink, writing))
+      : withDeletes(final).pipe(batch<Document | Deletion>(config.batch), bulkInsert(sink, writing));
   })();
 
   const drainTimeoutMs = config.drainTimeoutMs ?? 30_000;
@@ -256,7 +296,9 @@ export const createPipeline = async (config: PipelineConfig): Promise<Pipeline> 
   const subscription = chain.subscribe({
     next: (r) => {
       stats.batches++;
-      stats.recordsWritten += r.records - r.rejected;
+      stats.recordsWritten += r.records - r.rejected - r.stale;
+      stats.recordsStale += r.stale;
+      for (const [topic, n] of r.staleByTopic) staleByTopic.set(topic, (staleByTopic.get(topic) ?? 0) + n);
       stats.rowsWritten += r.written;
       lastProgressAt = Date.now();
       config.onBatch?.(r);
@@ -292,6 +334,7 @@ export const createPipeline = async (config: PipelineConfig): Promise<Pipeline> 
     },
     stats: () => ({
       ...stats,
+      staleByTopic,
       recordsIn: source.recordsIn,
       inFlight: budget.usage(),
       paused: source.isPaused,

@@ -12,6 +12,7 @@ export { coordinates, withPayload, type Batch, type Envelope, type KafkaHeader }
 export { RecordError, type DeadLetter, type Rejection } from './core/rejections.js';
 export { checkPayload, documentSchema, INT64_MAX, INT64_MIN, type Document } from './core/documentSchema.js';
 export type { EncodedDocument, EncodedText } from './core/encodedDocument.js';
+export { isDeletion, parseVersion, type Deletion } from './core/documentVersion.js';
 export { silentLogger } from './core/silentLogger.js';
 export { CsvFileError, DEFAULT_MAPPING, readCsvDocuments, type ColumnMapping, type CsvDocument, type CsvRow } from './documents/csvDocuments.js';
 // The types of a pipeline's configuration that live beside their parts.

@@ -23,6 +23,7 @@ import type { Logger } from 'pino';
 import { coordinates, type Envelope } from '../pipeline/core/envelope.js';
 import { silentLogger } from '../pipeline/core/silentLogger.js';
 import { backoffDelay } from '../pipeline/core/retry.js';
+import { recordVersion, VERSION_HEADERS } from './recordVersion.js';
 import type { DeadLetter, Rejection } from '../pipeline/core/rejections.js';
 
 /** A dead-letter copy as the transport sends it. */
@@ -138,8 +139,15 @@ export class DeadLetterWriter {
   private async deliver(record: Envelope<unknown>, rejection: Rejection): Promise<void> {
     const topic = (this.options.topicFor ?? ((t: string) => `${t}.dlq`))(record.topic);
     await this.ensureTopic(topic);
+    // The version the record had when it first came: a replay is judged by it, not by the
+    // position it comes back at. A record replayed before keeps the one it already carries.
+    const version = recordVersion(record, null);
     const headers: MessageHeader[] = [
-      ...record.headers.map((h) => ({ [h.key]: h.value })),
+      ...record.headers.filter((h) => !h.key.startsWith('docpipe.version.')).map((h) => ({ [h.key]: h.value })),
+      { [VERSION_HEADERS.topic]: version.topic ?? record.topic },
+      { [VERSION_HEADERS.partition]: String(version.partition) },
+      { [VERSION_HEADERS.offset]: String(version.offset) },
+      ...(version.timestamp === null ? [] : [{ [VERSION_HEADERS.timestamp]: String(version.timestamp) }]),
       { [DLQ_HEADERS.topic]: record.topic },
       { [DLQ_HEADERS.partition]: String(record.partition) },
       { [DLQ_HEADERS.offset]: String(record.offset) },

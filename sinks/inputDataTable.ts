@@ -2,8 +2,11 @@
  * The `input_data` table as knex migrations: the upstream columns (`id`, `doc_id`, `title`,
  * `body`, `url`, `score`, `source`, `is_index`), utf8mb4, plus
  * - a unique key on `doc_id` (upstream had a plain index, hence its duplicate rows), and
- * - `src_partition` / `src_offset`, the Kafka position of the version stored, which guards
- *   the upsert so that an older version never overwrites a newer one.
+ * - `src_topic` / `src_partition` / `src_offset` / `src_ts`, the Kafka position and timestamp
+ *   of the version stored, and `doc_version`, the document's own version where it has one:
+ *   they guard the upsert so that an older version never overwrites a newer one;
+ * - `deleted_at`, set while a document is deleted: its row stays as a marker with the delete's
+ *   version, so that an older version arriving late cannot bring it back.
  *
  * Migrations are tracked per table in `<table>_migrations`. The same migration creates the
  * table in an embedded SQLite file (the demo's database when no MySQL runs); MySQL-only table
@@ -45,6 +48,26 @@ const migrations = (table: string): Record<string, Knex.Migration> => ({
     },
     down: async (knex) => {
       await knex.schema.dropTableIfExists(table);
+    },
+  },
+  // The version of a row is its whole Kafka position and timestamp (see versionRule.ts); rows
+  // from before keep NULL there, which the rule reads as "the same topic, time unknown".
+  '002_versions_and_deletes': {
+    up: async (knex) => {
+      const sqlite = isSqliteKnex(knex);
+      await knex.schema.alterTable(table, (t) => {
+        // Kafka topic names have at most 249 characters; compared byte for byte, as Kafka does.
+        const topic = t.string('src_topic', 249).nullable();
+        if (!sqlite) topic.collate('utf8mb4_bin');
+        t.bigInteger('src_ts').nullable().comment('Kafka timestamp, ms since the epoch');
+        t.bigInteger('doc_version').nullable().comment("the document's own version (versionField)");
+        t.timestamp('deleted_at', { precision: 3 }).nullable().comment('set while the document is deleted: the row is a marker that keeps its version');
+      });
+    },
+    down: async (knex) => {
+      await knex.schema.alterTable(table, (t) => {
+        t.dropColumns('src_topic', 'src_ts', 'doc_version', 'deleted_at');
+      });
     },
   },
 });

@@ -23,6 +23,9 @@ import { silentLogger } from '../pipeline/core/silentLogger.js';
 import { retry } from '../pipeline/core/retry.js';
 import { FatalSinkError, type RecordSink, type SinkResult } from '../pipeline/core/recordSink.js';
 import type { Document } from '../pipeline/core/documentSchema.js';
+import { isDeletion, type Deletion } from '../pipeline/core/documentVersion.js';
+import { newerSql, type VersionRule } from './versionRule.js';
+import { recordVersion } from './recordVersion.js';
 import { migrateInputData } from './inputDataTable.js';
 import { knexClient } from './knexClient.js';
 
@@ -31,13 +34,18 @@ export interface SqliteSinkOptions {
   /** Create or upgrade the table at start (default true); otherwise a missing table is fatal. */
   autoMigrate?: boolean;
   retry?: { initialDelayMs?: number; maxDelayMs?: number; maxRetries?: number };
+  /** Which version of a document is newer: its Kafka position (default) or its own (`versionField`). */
+  versionRule?: VersionRule;
   logger?: Logger;
 }
+
+/** What the sink writes: a document, or a delete. */
+export type SqliteSinkDocument = Document | Deletion;
 
 /** Another connection holds the file's lock longer than the busy timeout. */
 const isBusy = (err: unknown): boolean => /^SQLITE_(BUSY|LOCKED)/.test((err as { code?: string }).code ?? '');
 
-export class SqliteSink implements RecordSink<Document> {
+export class SqliteSink implements RecordSink<SqliteSinkDocument> {
   private readonly log: Logger;
   private readonly upsertSql: string;
 
@@ -48,14 +56,20 @@ export class SqliteSink implements RecordSink<Document> {
   ) {
     this.log = (options.logger ?? silentLogger).child({ component: 'sink', table });
     const t = `"${table}"`;
-    // Newer if it comes from another partition (offsets are not comparable then) or from a
-    // later offset of the same one; `excluded` is the row that was refused by the unique key.
-    this.upsertSql = `INSERT INTO ${t} (doc_id, title, body, url, src_partition, src_offset) VALUES (?, ?, ?, ?, ?, ?)
+    // `excluded` is the row that was refused by the unique key; the guard is the version rule.
+    const newer = newerSql(
+      options.versionRule ?? 'position',
+      (c) => `excluded.${c}`,
+      (c) => `${t}.${c}`,
+    );
+    this.upsertSql = `INSERT INTO ${t} (doc_id, title, body, url, deleted_at, src_topic, src_partition, src_offset, src_ts, doc_version)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (doc_id) DO UPDATE SET
-        title = excluded.title, body = excluded.body, url = excluded.url, is_index = 0,
-        src_partition = excluded.src_partition, src_offset = excluded.src_offset,
+        title = excluded.title, body = excluded.body, url = excluded.url, deleted_at = excluded.deleted_at, is_index = 0,
+        src_topic = excluded.src_topic, src_partition = excluded.src_partition, src_offset = excluded.src_offset,
+        src_ts = excluded.src_ts, doc_version = excluded.doc_version,
         updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now')
-      WHERE excluded.src_partition <> ${t}.src_partition OR excluded.src_offset > ${t}.src_offset`;
+      WHERE ${newer}`;
   }
 
   /** Checks the file and the table (creating it when allowed). */
@@ -76,9 +90,9 @@ export class SqliteSink implements RecordSink<Document> {
     return new SqliteSink(knex, table, options);
   }
 
-  async write(records: readonly Envelope<Document>[]): Promise<SinkResult<Document>> {
+  async write(records: readonly Envelope<SqliteSinkDocument>[]): Promise<SinkResult<SqliteSinkDocument>> {
     const r = this.options.retry ?? {};
-    const written = await retry(() => this.transaction(records), {
+    const { written, stale } = await retry(() => this.transaction(records), {
       isTransient: isBusy,
       initialDelayMs: r.initialDelayMs ?? 200,
       maxDelayMs: r.maxDelayMs ?? 10_000,
@@ -87,24 +101,32 @@ export class SqliteSink implements RecordSink<Document> {
     }).catch((err: unknown) => {
       throw new FatalSinkError(`writing to "${this.table}" failed: ${(err as Error).message}`, { cause: err });
     });
-    return { written, rejected: [] };
+    return { written, rejected: [], stale };
   }
 
   /**
    * Applies the records in order in one transaction: a later version of a doc_id in the same
-   * batch simply updates the row the earlier one wrote, as the position guard allows.
+   * batch simply updates the row the earlier one wrote, as the version guard allows. A record
+   * the guard refuses changes no row, which is how it is known to be stale.
    */
-  private async transaction(records: readonly Envelope<Document>[]): Promise<number> {
+  private async transaction(records: readonly Envelope<SqliteSinkDocument>[]): Promise<{ written: number; stale: Envelope<SqliteSinkDocument>[] }> {
     const conn = (await knexClient(this.knex).acquireConnection()) as BetterSqlite3.Database;
     try {
       const upsert = conn.prepare(this.upsertSql);
-      const apply = conn.transaction((batch: readonly Envelope<Document>[]) => {
+      const deletedAt = new Date().toISOString().replace('T', ' ').replace('Z', '');
+      const apply = conn.transaction((batch: readonly Envelope<SqliteSinkDocument>[]) => {
         const ids = new Set<bigint>();
-        for (const { payload: d, partition, offset } of batch) {
-          upsert.run(d.doc_id, d.title, d.body, d.url ?? null, partition, offset);
-          ids.add(d.doc_id);
+        const stale: Envelope<SqliteSinkDocument>[] = [];
+        for (const record of batch) {
+          const d = record.payload;
+          const deleted = isDeletion(d);
+          const v = recordVersion(record, deleted ? d.version : (d.version ?? null));
+          const content = deleted ? [null, null, null, deletedAt] : [d.title, d.body, d.url ?? null, null];
+          const { changes } = upsert.run(d.doc_id, ...content, v.topic, v.partition, v.offset, v.timestamp, v.external);
+          if (changes === 0) stale.push(record);
+          else ids.add(d.doc_id);
         }
-        return ids.size;
+        return { written: ids.size, stale };
       });
       return apply(records);
     } finally {

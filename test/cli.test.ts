@@ -69,7 +69,8 @@ t.test('produce sends a CSV keyed by doc_id, reports bad rows by line; verify co
 
   const ok = await docpipe(['verify', '--topic', topic], { DOCPIPE_DB_NAME: name });
   t.equal(ok.code, 0, ok.stderr);
-  t.match(ok.stdout, /101 records, 100 distinct doc_ids, 0 not documents/);
+  t.match(ok.stdout, /101 records, 100 distinct doc_ids \(0 deleted\), 1 older versions, 0 not documents/);
+  t.match(ok.stdout, /not at their latest version: 0/);
   t.match(ok.stdout, /missing from the table: 0/);
   await knex('input_data').where({ doc_id: '42' }).delete();
   const bad = await docpipe(['verify', '--topic', topic], { DOCPIPE_DB_NAME: name });

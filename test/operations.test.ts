@@ -11,6 +11,8 @@ import { waitFor } from './helpers/wait.js';
 const base: PipelineStats = {
   recordsIn: 0,
   recordsWritten: 0,
+  recordsStale: 0,
+  staleByTopic: new Map(),
   rowsWritten: 0,
   deadLettered: 0,
   batches: 0,

@@ -24,7 +24,7 @@ t.test('doc_ids keep all 64 bits; hostile strings land verbatim', async (t) => {
   const sink = await SqliteSink.open(knex);
   const hostile = "'); DROP TABLE input_data; -- `x` \\ \u0000 NUL 😀 中文";
   const result = await sink.write([record(INT64_MAX, hostile, 1), record(INT64_MIN, 'min', 2, 0, hostile), record(9007199254740993n, 'beyond 2^53', 3)]);
-  t.same(result, { written: 3, rejected: [] });
+  t.same(result, { written: 3, rejected: [], stale: [] });
   const rows = (await knex('input_data').select('doc_id', 'title', 'body').orderBy('doc_id')) as { doc_id: bigint; title: string; body: string }[];
   t.same(
     rows.map((r) => [r.doc_id, r.title, r.body]),
@@ -49,7 +49,7 @@ t.test('a later version wins, within a batch and across batches; a replay or an 
   t.same(await row(), { title: 'v2', is_index: 1n, src_offset: 12n, updated_at: '2000-01-01 00:00:00.000' }, 'unchanged');
   await sink.write([record(1n, 'v3', 5, 1)]);
   const moved = await row();
-  t.match(moved, { title: 'v3', is_index: 0n, src_offset: 5n }, 'a version from another partition is newer');
+  t.match(moved, { title: 'v3', is_index: 0n, src_offset: 5n }, 'a version from another partition, at the same timestamp, wins by its greater position');
   t.ok(String(moved['updated_at']) > '2000', `updated_at moved to ${String(moved['updated_at'])}`);
   const [{ n }] = (await knex('input_data').count({ n: '*' })) as [{ n: bigint }];
   t.equal(n, 2n, 'one row per doc_id');

@@ -43,6 +43,9 @@ export interface RunSettings extends Connection {
   batchDelayMs: number;
   sinkConcurrency: number;
   decodeInWorker: boolean;
+  deletes: boolean;
+  /** The document field holding its own version; undefined for none. */
+  versionField: string | undefined;
   commitIntervalMs: number;
   drainTimeoutMs: number;
   /** Port of the metrics and health endpoints; 0 for none. */

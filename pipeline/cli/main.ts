@@ -69,7 +69,9 @@ program
   .description('compare the doc_ids in a topic with the rows of the table')
   .requiredOption('--topic <topic>', 'topic to read from the beginning')
   .option(...tableOption)
-  .action(async (o: { topic: string; table: string }) => set(await verifyCommand(o)));
+  .option('--deletes', 'tombstones delete documents, as in docpipe run with deletes on')
+  .option('--version-field <field>', "the document field holding its own version, as in docpipe run's versionField")
+  .action(async (o: { topic: string; table: string; deletes?: boolean; versionField?: string }) => set(await verifyCommand(o)));
 
 program
   .command('dlq')

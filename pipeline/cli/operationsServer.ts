@@ -62,6 +62,16 @@ export const createOperations = () => {
     });
   mirror('docpipe_records_in_total', 'Records fetched from Kafka and handed to the chain', (s) => s.recordsIn);
   mirror('docpipe_records_written_total', 'Records durably written to the table', (s) => s.recordsWritten);
+  new Counter({
+    name: 'docpipe_records_stale_total',
+    help: 'Records not written because the table already held a newer version of their document',
+    labelNames: ['topic'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [topic, n] of stats().staleByTopic) this.inc({ topic }, n);
+    },
+  });
   mirror('docpipe_records_dead_lettered_total', 'Records sent to the dead-letter topic', (s) => s.deadLettered);
   mirror('docpipe_batches_total', 'Batches written', (s) => s.batches);
   gauge('docpipe_inflight_records', 'Records fetched and not yet done', (s) => s.inFlight.records);

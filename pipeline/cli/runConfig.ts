@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, type Connection, type RunSettings } from './env.js';
 
-type Kind = 'string' | 'password' | 'topics' | 'table' | 'port' | 'portOrOff' | 'positive' | 'boolean' | 'rdkafka';
+type Kind = 'string' | 'password' | 'topics' | 'table' | 'field' | 'port' | 'portOrOff' | 'positive' | 'boolean' | 'rdkafka';
 
 interface Setting {
   /** Path in the config file, e.g. `db.host`. */
@@ -74,6 +74,22 @@ export const SETTINGS: readonly Setting[] = [
     describe: 'decode, check and encode documents on a worker thread',
   },
   {
+    key: 'deletes',
+    env: 'DOCPIPE_DELETES',
+    flag: 'deletes',
+    kind: 'boolean',
+    default: false,
+    describe: 'a tombstone (a record without a value, keyed by doc_id) deletes its document',
+  },
+  {
+    key: 'versionField',
+    env: 'DOCPIPE_VERSION_FIELD',
+    flag: 'version-field',
+    kind: 'field',
+    default: '',
+    describe: "the document field holding its own version (an integer or an RFC 3339 timestamp), which alone decides which is newer; '' for none",
+  },
+  {
     key: 'commitIntervalMs',
     env: 'DOCPIPE_COMMIT_INTERVAL_MS',
     flag: 'commit-interval-ms',
@@ -104,6 +120,7 @@ const EXPECTED: Record<Kind, string> = {
   password: 'a string',
   topics: 'a list of Kafka topic names (or a comma-separated string)',
   table: "1-64 letters, digits or '_'",
+  field: "a top-level field name of the document (letters, digits or '_', not starting with a digit), or '' for none",
   port: 'a TCP port number (1-65535)',
   portOrOff: 'a TCP port number (1-65535), or 0 for none',
   positive: 'a whole number greater than 0',
@@ -123,6 +140,8 @@ const convert = (s: Setting, name: string, value: unknown, fromText: boolean): u
       return typeof value === 'string' ? value : bad();
     case 'table':
       return typeof value === 'string' && /^[A-Za-z0-9_]{1,64}$/.test(value) ? value : bad();
+    case 'field':
+      return typeof value === 'string' && /^(?:[A-Za-z_][A-Za-z0-9_]{0,63})?$/.test(value) ? value : bad();
     case 'topics': {
       const list =
         typeof value === 'string'
@@ -282,6 +301,8 @@ export const resolveRunSettings = (sources: SettingSources): RunSettings => {
     batchDelayMs: get('batch.maxDelayMs'),
     sinkConcurrency: get('sinkConcurrency'),
     decodeInWorker: get('decodeInWorker'),
+    deletes: get('deletes'),
+    versionField: get<string>('versionField') || undefined,
     commitIntervalMs: get('commitIntervalMs'),
     drainTimeoutMs: get('drainTimeoutMs'),
     metricsPort: get('metrics.port'),

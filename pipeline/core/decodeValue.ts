@@ -20,7 +20,11 @@ export const DEFAULT_EXACT_INTEGERS: readonly string[] = ['doc_id'];
 /** Decodes one value, throwing a {@link RecordError} for a value it refuses. */
 export const decodeValue = (value: Buffer | null, fields: readonly string[]): Record<string, unknown> => {
   if (value === null || value.length === 0) {
-    throw new RecordError(STAGE, 'EmptyValue', 'the record has no value (a tombstone); documents cannot be deleted through docpipe');
+    throw new RecordError(
+      STAGE,
+      'EmptyValue',
+      'the record has no value (a tombstone); to delete documents with tombstones, turn deletes on (deletes: true, DOCPIPE_DELETES=true or --deletes)',
+    );
   }
   // A UTF-8 byte order mark is allowed and dropped, as JSON parsers commonly do.
   const text = value[0] === 0xef && value[1] === 0xbb && value[2] === 0xbf ? value.toString('utf8', 3) : value.toString('utf8');

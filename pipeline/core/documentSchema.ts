@@ -13,6 +13,7 @@
 import { z } from 'zod';
 import { decodeValue, DEFAULT_EXACT_INTEGERS } from './decodeValue.js';
 import { RecordError } from './rejections.js';
+import { parseVersion } from './documentVersion.js';
 
 export const INT64_MIN = -(2n ** 63n);
 export const INT64_MAX = 2n ** 63n - 1n;
@@ -34,7 +35,17 @@ export const documentSchema = z.object({
     .nullish(),
 });
 
-export type Document = z.infer<typeof documentSchema>;
+/** The upstream document; `version` is there when the pipeline reads one from a `versionField`. */
+export type Document = z.infer<typeof documentSchema> & { readonly version?: bigint };
+
+/**
+ * The schema's output with the document's own version added from the raw `field`: read from
+ * the decoded value, since the schema strips fields it does not name.
+ */
+export const withVersion = <T extends object>(checked: T, raw: unknown, field: string): T & { readonly version: bigint } => ({
+  ...checked,
+  version: parseVersion((raw as Record<string, unknown>)[field], field),
+});
 
 const describe = (error: z.ZodError): string => error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(value)'}: ${i.message}`).join('; ');
 
@@ -49,4 +60,8 @@ export const checkPayload = <T>(schema: z.ZodType<T>, payload: unknown): T => {
  * A record value as `decodeJson` and then `validate` with the default schema make it, throwing
  * their {@link RecordError} for a value either refuses.
  */
-export const decodeDocument = (value: Buffer | null): Document => checkPayload(documentSchema, decodeValue(value, DEFAULT_EXACT_INTEGERS));
+export const decodeDocument = (value: Buffer | null, versionField?: string): Document => {
+  if (versionField === undefined) return checkPayload(documentSchema, decodeValue(value, DEFAULT_EXACT_INTEGERS));
+  const raw = decodeValue(value, [...DEFAULT_EXACT_INTEGERS, versionField]);
+  return withVersion(checkPayload(documentSchema, raw), raw, versionField);
+};

@@ -21,6 +21,7 @@ export interface EncodedDocument {
   readonly title: EncodedText;
   readonly body: EncodedText;
   readonly url: EncodedText | null;
+  readonly version?: bigint;
 }
 
 /** Characters above which text stays a string (64 Ki: 128 KiB as UTF-16, V8's large-object size). */

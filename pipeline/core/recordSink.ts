@@ -25,8 +25,13 @@ export interface SinkRejection<T> {
 export interface SinkResult<T> {
   /** Rows written (after de-duplication within the batch). */
   written: number;
-  /** Records refused for their data; everything else in the batch is durably written. */
+  /** Records refused for their data; everything else in the batch is durably written or stale. */
   rejected: SinkRejection<T>[];
+  /**
+   * Records not written because the table holds a newer version of their document (or the
+   * batch did): done all the same, but counted apart from the written ones.
+   */
+  stale?: Envelope<T>[];
 }
 
 export interface RecordSink<T> {

@@ -66,6 +66,8 @@ export interface OutMessage {
   key?: string | Buffer | null;
   partition?: number;
   headers?: Record<string, string>[];
+  /** Kafka timestamp in ms since the epoch (default: now). */
+  timestamp?: number;
 }
 
 /** Produces messages (idempotently, acks=all) and resolves once every one is acknowledged. */
@@ -93,7 +95,7 @@ export const produce = async (topic: string, messages: readonly OutMessage[]): P
       const value = m.value === null ? null : Buffer.isBuffer(m.value) ? m.value : Buffer.from(m.value);
       for (;;) {
         try {
-          producer.produce(topic, m.partition ?? null, value, m.key ?? null, null, undefined, m.headers);
+          producer.produce(topic, m.partition ?? null, value, m.key ?? null, m.timestamp ?? null, undefined, m.headers);
           break;
         } catch {
           // local queue full: let deliveries drain

@@ -1,7 +1,9 @@
 /**
  * `docpipe dlq replay --topic T.dlq`: sends dead-lettered records back to the topic they came
  * from (or `--to`), once their cause is fixed — original key, value and headers, without
- * docpipe's dead-letter headers — at most `--rate` records a second. Progress is kept in a
+ * docpipe's dead-letter headers but for `docpipe.version.*`, the position the record first
+ * had, by which the sink judges it (so an old version replayed late never overwrites a newer
+ * one) — at most `--rate` records a second. Progress is kept in a
  * consumer group (`docpipe-dlq-replay` by default): a second replay continues after the
  * records already replayed, and a record is marked replayed only once Kafka acknowledged its
  * copy. Stops at the end the topic had when the replay began.
@@ -90,7 +92,8 @@ export const dlqReplayCommand = async (options: ReplayOptions): Promise<number> 
           // Waits so that the average stays at or under --rate.
           const due = started + (replayed / rate) * 1000;
           if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
-          const headers = (m.headers ?? []).filter((h) => !Object.keys(h).some((k) => k.startsWith('docpipe.')));
+          // docpipe's headers go, but for the version the record first had, by which it is judged.
+          const headers = (m.headers ?? []).filter((h) => !Object.keys(h).some((k) => k.startsWith('docpipe.') && !k.startsWith('docpipe.version.')));
           await producer.sendMessage({ topic: target, value: m.value ?? null, key: m.key === undefined ? null : m.key, headers });
           replayed++;
         }
