@@ -22,6 +22,7 @@ const ALL = [
   'new-group',
   'shutdown-unreachable',
   'sasl-security',
+  'versions-deletes',
 ];
 // One fault of each kind — process crash, graceful stop, broker outage, database outage,
 // database errors, bad data, security — within CI's time.

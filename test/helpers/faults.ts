@@ -10,6 +10,7 @@ import knex, { type Knex } from 'knex';
 import type { Test } from 'tap';
 import { DocumentProducer } from '../../pipeline/kafka/documentProducer.js';
 import { DLQ_HEADERS } from '../../sinks/deadLetterWriter.js';
+import { isNewer, type RowVersion } from '../../sinks/versionRule.js';
 import { db as sharedDb, kafkaBrokers as sharedBrokers, uniqueName, type Teardown } from './stack.js';
 import { waitFor } from './wait.js';
 
@@ -687,3 +688,217 @@ export const checkCommitsBehindWrites = async (t: Asserts, s: Scenario, when: st
 };
 
 export { waitFor, uniqueName };
+
+// ---- versions on chosen partitions, at chosen timestamps ----------------------------------
+
+/** A record sent to a partition of the test's choosing, with a Kafka timestamp of its choosing. */
+export interface PositionedRecord {
+  key: string;
+  partition: number;
+  /** Kafka timestamp in ms since the epoch. */
+  timestamp: number;
+  /** The document's JSON, or `null` for a tombstone. */
+  value: string | null;
+  /** For documents: the fields the table must hold when this is the latest version. */
+  title?: string;
+  body?: string;
+}
+
+/** What the broker acknowledged for a {@link PositionedRecord}: where it landed and its timestamp. */
+export interface AckedPosition extends PositionedRecord {
+  topic: string;
+  offset: number;
+  /** The timestamp this record was sent with (`timestamp` is the one acknowledged). */
+  sentTimestamp: number;
+}
+
+/**
+ * Sends records to explicit partitions with explicit timestamps (idempotent, acks=all, like
+ * docpipe's own producer) and records each acknowledgement with the topic, partition, offset
+ * and timestamp of the delivery report — what the broker has, not what was asked for.
+ */
+export class PositionLedger {
+  produced = 0;
+  readonly acked: AckedPosition[] = [];
+  readonly failures: string[] = [];
+
+  private constructor(
+    private readonly producer: Kafka.Producer,
+    private readonly topic: string,
+  ) {
+    producer.on('delivery-report', (err, report) => {
+      const waiter = report.opaque as { resolve: (r: Kafka.DeliveryReport) => void; reject: (e: Error) => void };
+      if (err) waiter.reject(new Error(`${err.message} (code ${err.code})`));
+      else waiter.resolve(report);
+    });
+  }
+
+  static async open(s: Pick<Scenario, 'brokers' | 'topic' | 'rdkafka'>): Promise<PositionLedger> {
+    const connect = async (): Promise<Kafka.Producer | undefined> => {
+      const producer = new Kafka.Producer({
+        'bootstrap.servers': s.brokers,
+        dr_cb: true,
+        'enable.idempotence': true,
+        acks: -1,
+        'linger.ms': 5,
+        'message.timeout.ms': 120_000,
+        log_level: 0,
+        ...s.rdkafka,
+      });
+      return new Promise((done) =>
+        producer.connect({ timeout: 10_000 }, (err) => {
+          if (!err) return done(producer);
+          producer.disconnect(() => done(undefined));
+        }),
+      );
+    };
+    const producer = await waitFor(connect, 'the test producer to connect', 90_000, 1000);
+    if (!producer) throw new Error('waitFor resolved without a producer');
+    producer.setPollInterval(10);
+    return new PositionLedger(producer, s.topic);
+  }
+
+  /** Sends `records` in order; resolves once each is acknowledged or has failed (see `failures`). */
+  async send(records: readonly PositionedRecord[]): Promise<void> {
+    await Promise.all(
+      records.map(async (r) => {
+        this.produced++;
+        try {
+          const report = await new Promise<Kafka.DeliveryReport>((resolve, reject) => {
+            const value = r.value === null ? null : Buffer.from(r.value);
+            this.producer.produce(this.topic, r.partition, value, r.key, r.timestamp, { resolve, reject });
+          });
+          if (report.timestamp === undefined || report.timestamp < 0) throw new Error('the delivery report has no timestamp');
+          this.acked.push({
+            ...r,
+            topic: report.topic,
+            partition: report.partition,
+            offset: report.offset,
+            timestamp: report.timestamp,
+            sentTimestamp: r.timestamp,
+          });
+        } catch (err) {
+          this.failures.push(`${r.key}@${r.partition}: ${(err as Error).message}`);
+        }
+      }),
+    );
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((done) => this.producer.flush(30_000, () => done()));
+    await new Promise<void>((done) => this.producer.disconnect(30_000, () => done()));
+  }
+
+  /** The version of an acknowledged record, as the sinks compare versions. */
+  static version(r: AckedPosition): RowVersion {
+    return { topic: r.topic, partition: r.partition, offset: r.offset, timestamp: r.timestamp, external: null };
+  }
+
+  /** Each document's latest acknowledged record (a document or a tombstone) by the position rule. */
+  latest(): Map<string, AckedPosition> {
+    const latest = new Map<string, AckedPosition>();
+    for (const r of this.acked) {
+      const have = latest.get(r.key);
+      if (!have || isNewer('position', PositionLedger.version(r), PositionLedger.version(have))) latest.set(r.key, r);
+    }
+    return latest;
+  }
+}
+
+/** A row with the version it keeps and its delete marker. */
+export interface VersionedRow {
+  doc_id: string;
+  title: string | null;
+  body: string | null;
+  src_topic: string | null;
+  src_partition: number;
+  src_offset: string;
+  src_ts: string | null;
+  deleted_at: Date | null;
+}
+
+const rowVersion = (r: VersionedRow): RowVersion => ({
+  topic: r.src_topic,
+  partition: r.src_partition,
+  offset: Number(r.src_offset),
+  timestamp: r.src_ts === null ? null : Number(r.src_ts),
+  external: null,
+});
+
+export interface VersionsVerdict {
+  /** Documents not in the state of their latest acknowledged record (missing, stale, deleted or revived). */
+  mismatches: string[];
+  /** Rows beyond one per doc_id. */
+  duplicates: number;
+  /** Rows of doc_ids never acknowledged. */
+  extra: string[];
+  /** Records below a committed offset whose document's row holds an older version (or no row). */
+  committedAhead: string[];
+  rows: number;
+  /** Rows with `deleted_at` set. */
+  markers: number;
+  committed: number[];
+}
+
+/**
+ * The acknowledged records against the table, by the version rule: every document live with the
+ * text and position of its latest record, or deleted (absent or marked) when that is a tombstone.
+ * Committed offsets are read first: a record below one was done before, so its document's row
+ * must hold that version or a newer one — a tombstone's document may also have no row.
+ */
+export const examineVersions = async (s: Scenario, ledger: PositionLedger): Promise<VersionsVerdict> => {
+  const committed = await committedOffsets(s);
+  const rows = (await tableExists(s))
+    ? await s.knex('input_data').select<VersionedRow[]>('doc_id', 'title', 'body', 'src_topic', 'src_partition', 'src_offset', 'src_ts', 'deleted_at')
+    : [];
+  const byDoc = new Map<string, VersionedRow>();
+  let duplicates = 0;
+  for (const r of rows) {
+    if (byDoc.has(String(r.doc_id))) duplicates++;
+    byDoc.set(String(r.doc_id), r);
+  }
+  const latest = ledger.latest();
+  const mismatches: string[] = [];
+  const describe = (row: VersionedRow | undefined): string =>
+    row
+      ? `row from ${row.src_partition}/${row.src_offset} ts ${String(row.src_ts)}${row.deleted_at ? ' deleted' : ` "${String(row.title).slice(0, 40)}"`}`
+      : 'no row';
+  for (const [key, r] of latest) {
+    const row = byDoc.get(key);
+    const at = `${r.partition}/${r.offset} ts ${r.timestamp}`;
+    if (r.value === null) {
+      if (row && row.deleted_at === null) mismatches.push(`${key}: ${describe(row)}, latest acknowledged is a tombstone at ${at}`);
+      continue;
+    }
+    const same =
+      row !== undefined &&
+      row.deleted_at === null &&
+      row.src_topic === r.topic &&
+      row.src_partition === r.partition &&
+      Number(row.src_offset) === r.offset &&
+      Number(row.src_ts) === r.timestamp &&
+      row.title === r.title &&
+      row.body === r.body;
+    if (!same) mismatches.push(`${key}: ${describe(row)}, latest acknowledged ${at} "${String(r.title).slice(0, 40)}"`);
+  }
+  const extra = [...byDoc.keys()].filter((k) => !latest.has(k));
+  const committedAhead: string[] = [];
+  for (const r of ledger.acked) {
+    const c = committed[r.partition] ?? -1;
+    if (r.offset >= c) continue;
+    const row = byDoc.get(r.key);
+    if (row === undefined ? r.value !== null : isNewer('position', PositionLedger.version(r), rowVersion(row))) {
+      committedAhead.push(`${r.key}@${r.partition}/${r.offset} below committed ${c}: ${describe(row)}`);
+    }
+  }
+  return { mismatches, duplicates, extra, committedAhead, rows: rows.length, markers: rows.filter((r) => r.deleted_at !== null).length, committed };
+};
+
+/** The largest RSS any member of the scenario reached, in MB. */
+export const maxRssMbOf = (s: Scenario): number => Math.round(Math.max(0, ...s.members.map((m) => m.maxRssMb)));
+
+/** Reports a fault's figures as verifyDelivery does: a `# fault-figures {...}` comment and a line in DOCPIPE_FAULT_FIGURES. */
+export const reportFigures = (t: Pick<Test, 'comment'>, figures: Figures): void => {
+  t.comment(`fault-figures ${JSON.stringify(figures)}`);
+  if (process.env.DOCPIPE_FAULT_FIGURES) appendFileSync(process.env.DOCPIPE_FAULT_FIGURES, `${JSON.stringify(figures)}\n`);
+};
