@@ -1,5 +1,5 @@
 // The embedded SQLite sink on a real SQLite file: exact 64-bit doc_ids, hostile strings kept
-// verbatim, the position guard (replays and older versions change nothing), a missing table.
+// verbatim, the version guard (replays and older versions change nothing), deletes, a missing table.
 import t from 'tap';
 import { join } from 'node:path';
 import type { Envelope } from '../pipeline/core/envelope.js';
@@ -59,4 +59,31 @@ t.test('a missing table is fatal when migrations are off; a bad table name is re
   const knex = open(t);
   await t.rejects(SqliteSink.open(knex, { autoMigrate: false }), { constructor: FatalSinkError, message: /table "input_data" does not exist/ });
   await t.rejects(SqliteSink.open(knex, { table: 'x; DROP' }), { message: /table must be 1-64 letters/ });
+});
+
+t.test('the same version rule as MySQL: stale records are returned, deletes leave a marker, external versions decide alone', async (t) => {
+  const knex = open(t);
+  const sink = await SqliteSink.open(knex);
+  const at = (title: string, offset: number, timestamp: number, topic = 't'): Envelope<Document> =>
+    envelopeOf({ doc_id: 1n, title, body: 'b' }, offset, { timestamp, topic, size: 1 });
+  await sink.write([at('v1', 5, 1000)]);
+  const older = at('from another topic, older', 0, 900, 'u');
+  t.same((await sink.write([older])).stale, [older], 'an older version from another topic is stale');
+  await sink.write([at('re-created topic', 0, 2000)]);
+  const title = async () =>
+    (await knex('input_data').where({ doc_id: 1n }).select('title', 'deleted_at'))[0] as { title: string | null; deleted_at: string | null };
+  t.equal((await title()).title, 're-created topic', 'a lower offset of the same partition with a later timestamp wins');
+  const deletion = envelopeOf({ doc_id: 1n, deleted: true as const, version: null }, 1, { timestamp: 3000, size: 0 });
+  await sink.write([deletion]);
+  t.match(await title(), { title: null, deleted_at: /^\d{4}-/ }, 'deleted: a marker stays');
+  const late = at('late', 9, 2500, 'u');
+  t.same((await sink.write([late])).stale, [late], 'a late older version does not bring it back');
+
+  const external = await SqliteSink.open(knex, { table: 'versioned', versionRule: 'external' });
+  const v = (version: bigint, partition: number): Envelope<Document> =>
+    envelopeOf({ doc_id: 2n, title: `version ${version}`, body: 'b', version }, 0, { partition, timestamp: Number(10n - version), size: 1 });
+  await external.write([v(3n, 0)]);
+  await external.write([v(1n, 1)]);
+  await external.write([v(2n, 2)]);
+  t.same(await knex('versioned').select('title', 'doc_version'), [{ title: 'version 3', doc_version: 3n }]);
 });
