@@ -210,7 +210,11 @@ export const demoCommand = async (options: { docs: string; rate: string; kafka: 
     }
     await Promise.all(pending);
     const produced = total;
-    await waitUntil(() => pipeline.stats().recordsWritten + pipeline.stats().deadLettered >= produced && pipeline.stats().inFlight.records === 0, 120_000);
+    await waitUntil(
+      () =>
+        pipeline.stats().recordsWritten + pipeline.stats().recordsStale + pipeline.stats().deadLettered >= produced && pipeline.stats().inFlight.records === 0,
+      120_000,
+    );
     const elapsed = (Date.now() - started) / 1000;
 
     const epochMs = isSqlite(db) ? 'ROUND((julianday(updated_at) - 2440587.5) * 86400000)' : 'UNIX_TIMESTAMP(updated_at) * 1000';
