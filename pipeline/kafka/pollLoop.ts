@@ -39,7 +39,8 @@ export interface PollLoopDeps {
   log: Logger;
 }
 
-const toHeaders = (headers: MessageHeader[] | undefined): KafkaHeader[] => {
+/** A message's headers as envelopes carry them: one key and one Buffer each. */
+export const toHeaders = (headers: MessageHeader[] | undefined): KafkaHeader[] => {
   if (!headers) return [];
   const out: KafkaHeader[] = [];
   for (const h of headers) {

@@ -21,6 +21,7 @@ import { parseJsonExact } from '../../core/exactJson.js';
 import { documentSchema } from '../../../operators/validate.js';
 import { parseVersion } from '../../core/documentVersion.js';
 import { scanTopic } from '../../kafka/topicScan.js';
+import { toHeaders } from '../../kafka/pollLoop.js';
 import { describeDbError } from '../../../sinks/mysqlErrors.js';
 import { isNewer, type RowVersion } from '../../../sinks/versionRule.js';
 import { versionOrigin } from '../../../sinks/recordVersion.js';
@@ -63,10 +64,7 @@ interface Latest {
 }
 
 const versionOf = (m: Message, external: bigint | null): RowVersion => {
-  const headers = (m.headers ?? []).flatMap((h) =>
-    Object.entries(h).map(([key, value]) => ({ key, value: Buffer.isBuffer(value) ? value : Buffer.from(String(value)) })),
-  );
-  const origin = versionOrigin(headers);
+  const origin = versionOrigin(toHeaders(m.headers));
   return origin ? { ...origin, external } : { topic: m.topic, partition: m.partition, offset: m.offset, timestamp: m.timestamp ?? null, external };
 };
 
