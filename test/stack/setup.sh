@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Everything a fresh Debian machine needs to build docpipe and run it with its tests:
 # system packages (as root), npm packages with the Kafka client built against them, the
-# Kafka broker's jars, and the stack (MariaDB + a local broker) running.
+# Kafka broker's jars, and the stack (MariaDB, PostgreSQL and a local broker) running.
 #
 #   bash test/stack/setup.sh            all of it
 #   bash test/stack/setup.sh packages   system packages only
@@ -24,6 +24,9 @@ packages() {
   # A JDK or Maven installed another way counts as present.
   if command -v java >/dev/null; then missing=("${missing[@]/openjdk-17-jre-headless}"); fi
   if command -v mvn >/dev/null; then missing=("${missing[@]/maven}"); fi
+  # The machines come with a PostgreSQL server, whose client may be a versioned package
+  # (postgresql-client-15): any psql will do.
+  command -v psql >/dev/null || missing+=(postgresql-client)
   read -r -a missing <<<"${missing[*]}"
   if ((${#missing[@]} == 0)); then
     note "system packages: all present"
