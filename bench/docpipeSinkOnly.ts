@@ -1,5 +1,5 @@
 /**
- * A diagnostic, not a contender users would pick: docpipe's own sink (`MysqlSink.write`, the
+ * A diagnostic, not a contender users would pick: docpipe's own sink (`SqlSink.write` with the default mapping, the
  * guarded upsert) fed with ready-made envelopes, their text already UTF-8 as `encodeDocuments`
  * leaves it in the default chain, with no Kafka, decoding, validation or encoding. Set
  * beside the raw sink and the full chain, it splits docpipe's gap to the ceiling into what
@@ -10,7 +10,8 @@ import { from, lastValueFrom, toArray } from 'rxjs';
 import { createKnex } from '../sinks/createKnex.js';
 import type { Envelope } from '../pipeline/core/envelope.js';
 import { encodeDocuments, type EncodedDocument } from '../operators/encodeDocuments.js';
-import { MysqlSink } from '../sinks/mysqlSink.js';
+import { SqlSink } from '../sinks/sqlSink.js';
+import { INPUT_DATA, type InputDataDocument } from '../sinks/inputDataMapping.js';
 import type { Contender, RunInput } from './contender.js';
 import { makeDocuments } from './documents.js';
 import { Progress, type Throughput } from './progress.js';
@@ -47,13 +48,13 @@ const envelopes = async (total: number, docBytes: number, partitions: number): P
 export const docpipeSinkOnly: Contender = {
   id: 'docpipeSink',
   title: "diagnostic: docpipe's sink alone, no Kafka",
-  configuration: `MysqlSink.write (guarded upsert) on batches of ${BATCH_RECORDS} records of one partition, ${IN_FLIGHT} at once, envelopes built and their text encoded in advance`,
+  configuration: `SqlSink.write (guarded upsert, input_data mapping) on batches of ${BATCH_RECORDS} records of one partition, ${IN_FLIGHT} at once, envelopes built and their text encoded in advance`,
   writes: true,
   async run({ ctx, table, total, docBytes, partitions }: RunInput): Promise<Throughput> {
     const batches = await envelopes(total, docBytes, partitions);
     const knex = createKnex(ctx.db, IN_FLIGHT + 1);
     try {
-      const sink = await MysqlSink.open(knex, { table });
+      const sink = await SqlSink.open<InputDataDocument>(knex, { mapping: INPUT_DATA, table });
       const progress = new Progress();
       let next = 0;
       const worker = async () => {

@@ -24,17 +24,19 @@ import type { DeadLetter } from './core/rejections.js';
 import { InFlightBudget, type BudgetLimits } from './core/inFlightBudget.js';
 import { KafkaSource, type RdKafkaSettings } from './kafka/kafkaSource.js';
 import { silentLogger } from './core/silentLogger.js';
-import { isSqlite, openDatabase, type Database } from '../sinks/database.js';
+import { openDatabase, type Database } from '../sinks/database.js';
 import { batch, type BatchOptions } from '../operators/batch.js';
 import { bulkInsert, type BatchWritten } from '../operators/bulkInsert.js';
 import { decodeJson } from '../operators/decodeJson.js';
 import { validate, type Document } from '../operators/validate.js';
-import { MysqlSink } from '../sinks/mysqlSink.js';
-import { SqliteSink } from '../sinks/sqliteSink.js';
+import { SqlSink, type SqlSinkOptions } from '../sinks/sqlSink.js';
+import { INPUT_DATA, type InputDataDocument } from '../sinks/inputDataMapping.js';
+import type { TableMapping } from '../sinks/tableMapping.js';
+import type { TableRoute } from '../sinks/tableRoute.js';
 import { encodeDocuments, type EncodedDocument } from '../operators/encodeDocuments.js';
 import { decodeDocumentsInWorker } from '../operators/decodeDocumentsInWorker.js';
 import { decodeDeletes } from '../operators/decodeDeletes.js';
-import type { Deletion } from './core/documentVersion.js';
+import { parseVersion, type Deletion } from './core/documentVersion.js';
 import type { DeadLetterWriter } from '../sinks/deadLetterWriter.js';
 import { openDeadLetterWriter } from './openDeadLetterWriter.js';
 import { StopState } from './stopState.js';
@@ -49,9 +51,19 @@ export interface PipelineConfig {
     /** Dead-letter topic for a source topic (default `<topic>.dlq`). */
     deadLetterTopic?: (topic: string) => string;
   };
-  /** A MySQL/MariaDB server, or `{ client: 'sqlite', filename }` for an embedded SQLite file. */
+  /**
+   * A MySQL/MariaDB server, `{ client: 'postgresql', … }` for PostgreSQL, or
+   * `{ client: 'sqlite', filename }` for an embedded SQLite file.
+   */
   db: Database;
-  table?: string;
+  /** The table; a name with `${topic}` in it writes each topic to its own table (default `input_data`). */
+  table?: TableRoute<unknown>;
+  /**
+   * Your documents into your table: the key, the columns and where each comes from. Without
+   * it, documents are docpipe's own (`doc_id`, `title`, `body`, `url`) into `input_data`'s
+   * shape. With it, records are decoded as JSON objects and the mapping checks them.
+   */
+  mapping?: TableMapping<Record<string, unknown>>;
   autoMigrate?: boolean;
   /** Records and bytes fetched but not done, process-wide. */
   budget?: Partial<BudgetLimits>;
@@ -138,17 +150,29 @@ export const createPipeline = async (config: PipelineConfig): Promise<Pipeline> 
   const log = (config.logger ?? silentLogger).child({ component: 'pipeline' });
   const concurrency = config.sinkConcurrency ?? 3;
   const knex = openDatabase(config.db, concurrency + 1);
-  let sink: MysqlSink | SqliteSink;
+  const { versionField, mapping } = config;
+  let sink: SqlSink<InputDataDocument> | SqlSink<Record<string, unknown>>;
   let dlq: DeadLetterWriter;
   try {
-    const sinkOptions = {
+    const common = {
       ...(config.table !== undefined && { table: config.table }),
       ...(config.autoMigrate !== undefined && { autoMigrate: config.autoMigrate }),
       ...(config.retry && { retry: config.retry }),
       ...(config.logger && { logger: config.logger }),
-      versionRule: config.versionField === undefined ? ('position' as const) : ('external' as const),
+      topics: config.kafka.topics,
+      versionRule: versionField === undefined ? ('position' as const) : ('external' as const),
     };
-    sink = isSqlite(config.db) ? await SqliteSink.open(knex, sinkOptions) : await MysqlSink.open(knex, sinkOptions);
+    if (mapping) {
+      const options: SqlSinkOptions<Record<string, unknown>> = {
+        ...common,
+        mapping,
+        // The version is read where the mapping reads the rest: refused with its field named.
+        ...(versionField !== undefined && { versionOf: (doc: Record<string, unknown>) => parseVersion(fieldAt(doc, versionField), versionField, 'map') }),
+      };
+      sink = await SqlSink.open(knex, options);
+    } else {
+      sink = await SqlSink.open<InputDataDocument>(knex, { ...common, mapping: INPUT_DATA });
+    }
     dlq = await openDeadLetterWriter({
       brokers: config.kafka.brokers,
       ...(config.kafka.deadLetterTopic && { topicFor: config.kafka.deadLetterTopic }),
@@ -182,7 +206,6 @@ export const createPipeline = async (config: PipelineConfig): Promise<Pipeline> 
   };
 
   const writing = { deadLetter: countingDeadLetter, concurrency };
-  const { versionField } = config;
   // With deletes on, tombstones leave the stream before decoding and join it again as deletes
   // before batching; the order between them does not matter, the version rule decides.
   const records = config.deletes ? source.records().pipe(share()) : source.records();
@@ -193,17 +216,37 @@ export const createPipeline = async (config: PipelineConfig): Promise<Pipeline> 
           documents,
           records.pipe(
             filter((e) => e.value === null),
-            decodeDeletes({ deadLetter: countingDeadLetter, versionField }),
+            decodeDeletes({ deadLetter: countingDeadLetter, versionField, anyKey: mapping !== undefined }),
           ),
         )
       : documents;
   const chain = ((): Observable<BatchWritten> => {
+    if (mapping) {
+      // Your documents: JSON objects, exact where a mapped 64-bit column reads a top-level field.
+      const generic = sink as SqlSink<Record<string, unknown>>;
+      const exactIntegers = [
+        ...Object.entries(mapping.columns).flatMap(([name, c]) => (c.type === 'bigint' && typeof c.from !== 'function' ? [c.from ?? name] : [])),
+        ...(versionField === undefined ? [] : [versionField]),
+      ].filter((f) => !f.includes('.'));
+      const decoded = values.pipe(decodeJson({ deadLetter: countingDeadLetter, exactIntegers }));
+      const final = config.transform
+        ? decoded.pipe(
+            config.transform({ deadLetter: countingDeadLetter }) as unknown as OperatorFunction<
+              Envelope<Record<string, unknown>>,
+              Envelope<Record<string, unknown>>
+            >,
+          )
+        : decoded;
+      return withDeletes(final).pipe(batch<Record<string, unknown> | Deletion>(config.batch), bulkInsert(generic, writing));
+    }
+    const own = sink as SqlSink<InputDataDocument>;
+    const mysql = own.dialect.name === 'mysql';
     // With nothing of the user's between decoding and writing, a worker thread decodes,
     // checks and encodes, and the main thread keeps the rest (see decodeDocumentsInWorker).
-    if (sink instanceof MysqlSink && !config.transform && config.decodeInWorker !== false && versionField === undefined) {
+    if (mysql && !config.transform && config.decodeInWorker !== false && versionField === undefined) {
       return withDeletes(values.pipe(decodeDocumentsInWorker({ deadLetter: countingDeadLetter }))).pipe(
         batch<EncodedDocument | Deletion>(config.batch),
-        bulkInsert(sink, writing),
+        bulkInsert(own, writing),
       );
     }
     const exactIntegers = versionField === undefined ? undefined : ['doc_id', versionField];
@@ -213,10 +256,10 @@ export const createPipeline = async (config: PipelineConfig): Promise<Pipeline> 
     );
     const final = config.transform ? documents.pipe(config.transform({ deadLetter: countingDeadLetter })) : documents;
     // For MySQL the text is encoded once, before batching, and waits for the database off the
-    // JavaScript heap (see encodeDocuments).
-    return sink instanceof MysqlSink
-      ? withDeletes(final.pipe(encodeDocuments())).pipe(batch<EncodedDocument | Deletion>(config.batch), bulkInsert(sink, writing))
-      : withDeletes(final).pipe(batch<Document | Deletion>(config.batch), bulkInsert(sink, writing));
+    // JavaScript heap (see encodeDocuments); the other drivers take strings.
+    return mysql
+      ? withDeletes(final.pipe(encodeDocuments())).pipe(batch<EncodedDocument | Deletion>(config.batch), bulkInsert(own, writing))
+      : withDeletes(final).pipe(batch<Document | Deletion>(config.batch), bulkInsert(own, writing));
   })();
 
   const drainTimeoutMs = config.drainTimeoutMs ?? 30_000;
@@ -344,4 +387,14 @@ export const createPipeline = async (config: PipelineConfig): Promise<Pipeline> 
       lastProgressAt,
     }),
   };
+};
+
+/** The value at a field name or dotted path of a decoded document. */
+const fieldAt = (doc: Record<string, unknown>, path: string): unknown => {
+  let v: unknown = doc;
+  for (const p of path.split('.')) {
+    if (typeof v !== 'object' || v === null) return undefined;
+    v = (v as Record<string, unknown>)[p];
+  }
+  return v;
 };

@@ -1,6 +1,6 @@
 /**
- * Where documents are written: a MySQL/MariaDB server over TCP, or an embedded SQLite file,
- * and the knex pool for either.
+ * Where documents are written: a MySQL/MariaDB or PostgreSQL server over TCP, or an embedded
+ * SQLite file, and the knex pool for each.
  *
  * @example
  * ```ts
@@ -10,9 +10,12 @@
  */
 import type { Knex } from 'knex';
 import { createKnex } from './createKnex.js';
+import { createPostgresKnex, type PostgresConnection } from './createPostgresKnex.js';
 import { createSqliteKnex } from './sqliteDatabase.js';
 
+/** A MySQL/MariaDB server (`client` may be left out: it is the default). */
 export interface DbConnection {
+  client?: 'mysql';
   host: string;
   port: number;
   user: string;
@@ -20,17 +23,25 @@ export interface DbConnection {
   database: string;
 }
 
-/** An embedded SQLite database in one file, for trying docpipe where no MySQL runs. */
+/** An embedded SQLite database in one file, for trying docpipe where no server runs. */
 export interface SqliteConnection {
   client: 'sqlite';
   /** Path of the database file (created if missing). */
   filename: string;
 }
 
-/** Where documents are written: a MySQL/MariaDB server, or an embedded SQLite file. */
-export type Database = DbConnection | SqliteConnection;
+export type { PostgresConnection };
 
-export const isSqlite = (db: Database): db is SqliteConnection => 'client' in db && db.client === 'sqlite';
+/** Where documents are written. */
+export type Database = DbConnection | PostgresConnection | SqliteConnection;
 
-/** A knex pool on either kind of database. */
-export const openDatabase = (db: Database, poolSize: number): Knex => (isSqlite(db) ? createSqliteKnex(db.filename) : createKnex(db, poolSize));
+export const isSqlite = (db: Database): db is SqliteConnection => db.client === 'sqlite';
+export const isPostgres = (db: Database): db is PostgresConnection => db.client === 'postgresql';
+
+/** A knex pool on any of them. */
+export const openDatabase = (db: Database, poolSize: number): Knex => {
+  if (isSqlite(db)) return createSqliteKnex(db.filename);
+  if (isPostgres(db)) return createPostgresKnex(db, poolSize);
+  const { client: _client, ...mysql } = db;
+  return createKnex(mysql, poolSize);
+};

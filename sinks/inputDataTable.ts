@@ -20,13 +20,17 @@
  */
 import type { Knex } from 'knex';
 import { isSqliteKnex } from './sqliteDatabase.js';
+import { knexClient } from './knexClient.js';
+
+const isPostgresKnex = (knex: Knex): boolean => knexClient(knex).config.client === 'pg';
 
 const migrations = (table: string): Record<string, Knex.Migration> => ({
   '001_create_input_data': {
     up: async (knex) => {
       const sqlite = isSqliteKnex(knex);
+      const mysql = !sqlite && !isPostgresKnex(knex);
       // Milliseconds, in UTC, like MySQL's CURRENT_TIMESTAMP(3) on a UTC server.
-      const now = sqlite ? knex.raw("(strftime('%Y-%m-%d %H:%M:%f', 'now'))") : knex.raw('CURRENT_TIMESTAMP(3)');
+      const now = sqlite ? knex.raw("(strftime('%Y-%m-%d %H:%M:%f', 'now'))") : mysql ? knex.raw('CURRENT_TIMESTAMP(3)') : knex.raw('CURRENT_TIMESTAMP');
       await knex.schema.createTable(table, (t) => {
         // BIGINT: every upsert attempt consumes an auto-increment value, even one that updates.
         t.bigIncrements('id');
@@ -40,7 +44,7 @@ const migrations = (table: string): Record<string, Knex.Migration> => ({
         t.integer('src_partition').notNullable();
         t.bigInteger('src_offset').notNullable();
         t.timestamp('updated_at', { precision: 3 }).notNullable().defaultTo(now);
-        if (sqlite) return;
+        if (!mysql) return;
         t.engine('InnoDB');
         t.charset('utf8mb4');
         t.collate('utf8mb4_unicode_ci');
@@ -54,11 +58,11 @@ const migrations = (table: string): Record<string, Knex.Migration> => ({
   // from before keep NULL there, which the rule reads as "the same topic, time unknown".
   '002_versions_and_deletes': {
     up: async (knex) => {
-      const sqlite = isSqliteKnex(knex);
+      const mysql = !isSqliteKnex(knex) && !isPostgresKnex(knex);
       await knex.schema.alterTable(table, (t) => {
         // Kafka topic names have at most 249 characters; compared byte for byte, as Kafka does.
         const topic = t.string('src_topic', 249).nullable();
-        if (!sqlite) topic.collate('utf8mb4_bin');
+        if (mysql) topic.collate('utf8mb4_bin');
         t.bigInteger('src_ts').nullable().comment('Kafka timestamp, ms since the epoch');
         t.bigInteger('doc_version').nullable().comment("the document's own version (versionField)");
         t.timestamp('deleted_at', { precision: 3 }).nullable().comment('set while the document is deleted: the row is a marker that keeps its version');
@@ -141,5 +145,32 @@ export const migrateInputData = async (knex: Knex, table = 'input_data', lockWai
     }
   };
   // An SQLite file has a single writer: the demo's own process.
-  return isSqliteKnex(knex) ? latest() : withServerLock(knex, table, lockWaitMs, latest);
+  if (isSqliteKnex(knex)) return latest();
+  return isPostgresKnex(knex) ? withAdvisoryLock(knex, table, latest) : withServerLock(knex, table, lockWaitMs, latest);
+};
+
+/** A client of pg, as knex creates it outside the pool. */
+interface PgConnection {
+  query(sql: string, values: unknown[]): Promise<unknown>;
+}
+
+/**
+ * PostgreSQL's counterpart of GET_LOCK: a session advisory lock, released by the server when
+ * the session ends, so a process that dies holding it blocks nobody. Its lock timeout bounds
+ * the wait.
+ */
+const withAdvisoryLock = async <T>(knex: Knex, table: string, fn: () => Promise<T>): Promise<T> => {
+  const client = knex.client as { acquireRawConnection(): Promise<PgConnection>; destroyRawConnection(c: PgConnection): Promise<void> };
+  const conn = await client.acquireRawConnection();
+  const key = `docpipe:${table}`;
+  try {
+    await conn.query("SELECT pg_advisory_lock(hashtext(current_database() || '.' || $1))", [key]);
+    try {
+      return await fn();
+    } finally {
+      await conn.query("SELECT pg_advisory_unlock(hashtext(current_database() || '.' || $1))", [key]).catch(() => {});
+    }
+  } finally {
+    await client.destroyRawConnection(conn).catch(() => {});
+  }
 };

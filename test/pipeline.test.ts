@@ -194,7 +194,7 @@ t.test('fatal start-up problems are reported within seconds with a clear message
   const { name } = await freshDatabase(t);
   await t.rejects(createPipeline(config(topic, name, { autoMigrate: false })), {
     name: 'FatalSinkError',
-    message: /table `input_data` does not exist/,
+    message: /table input_data does not exist/,
   });
   await t.rejects(createPipeline(config(topic, name, { db: { ...db, database: name, password: 'wrong' } })), {
     name: 'FatalSinkError',

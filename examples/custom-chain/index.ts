@@ -2,7 +2,7 @@
  * A docpipe chain composed by hand, from docpipe's public entry points only:
  *
  *   KafkaSource → decodeJson → validate (our schema) → mapRecords (our transformation)
- *     → filterRecords (drafts dropped) → encodeDocuments → batch → bulkInsert(MysqlSink)
+ *     → filterRecords (drafts dropped) → encodeDocuments → batch → bulkInsert(SqlSink)
  *
  * with every refused record sent to the dead-letter topic (`<topic>.dlq`). It runs until
  * DOCPIPE_EXPECT_RECORDS records are done — written, filtered out or dead-lettered — or until
@@ -16,7 +16,7 @@
 import { z } from 'zod';
 import { DEFAULT_BUDGET, documentSchema, InFlightBudget, KafkaSource, openDeadLetterWriter, type DeadLetter } from 'docpipe';
 import { batch, bulkInsert, decodeJson, encodeDocuments, filterRecords, mapRecords, validate, type EncodedDocument } from 'docpipe/operators';
-import { createKnex, MysqlSink, type DeadLetterWriter } from 'docpipe/sinks';
+import { createKnex, INPUT_DATA, SqlSink, type DeadLetterWriter, type InputDataDocument } from 'docpipe/sinks';
 
 const setting = (name: string, fallback: string): string => {
   const value = process.env[name];
@@ -76,10 +76,10 @@ const counts = { written: 0, rows: 0, filtered: 0, deadLettered: 0, batches: 0 }
 const rejections: Record<string, number> = {};
 
 const knex = createKnex(settings.db, 3);
-let sink: MysqlSink;
+let sink: SqlSink<InputDataDocument>;
 let dlq: DeadLetterWriter;
 try {
-  sink = await MysqlSink.open(knex, { table: settings.table }); // creates or upgrades the table
+  sink = await SqlSink.open<InputDataDocument>(knex, { mapping: INPUT_DATA, table: settings.table }); // creates or upgrades the table
   dlq = await openDeadLetterWriter({ brokers: settings.brokers });
 } catch (err) {
   await knex.destroy();

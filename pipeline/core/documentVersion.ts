@@ -16,9 +16,13 @@ import { RecordError } from './rejections.js';
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 
-/** A tombstone's meaning once decoded: this doc_id is deleted, as of `version` when versions are external. */
+/**
+ * A tombstone's meaning once decoded: the document of this key is deleted, as of `version`
+ * when versions are external. The key is the record's Kafka key as text: a `doc_id`, or what
+ * the sink's mapping makes of it.
+ */
 export interface Deletion {
-  readonly doc_id: bigint;
+  readonly key: string;
   readonly deleted: true;
   readonly version: bigint | null;
 }

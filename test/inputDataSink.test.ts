@@ -1,11 +1,12 @@
-// The sink on the real database: data errors are isolated by splitting the batch, the rest is
+// The default mapping (input_data) on the real MariaDB: data errors are isolated by splitting the batch, the rest is
 // written; a dropped table mid-run is fatal with a message.
 import t from 'tap';
 import { from, lastValueFrom, toArray } from 'rxjs';
 import { createKnex } from '../sinks/createKnex.js';
 import type { Envelope } from '../pipeline/core/envelope.js';
 import type { Document } from '../operators/validate.js';
-import { MysqlSink } from '../sinks/mysqlSink.js';
+import { SqlSink } from '../sinks/sqlSink.js';
+import { INPUT_DATA, type InputDataDocument } from '../sinks/inputDataMapping.js';
 import { encodeDocuments } from '../operators/encodeDocuments.js';
 import { db, freshDatabase } from './helpers/stack.js';
 import { envelopeOf } from './helpers/envelopes.js';
@@ -17,14 +18,14 @@ t.test('rows the database refuses are isolated by splitting; the rest is written
   const { name, knex } = await freshDatabase(t);
   const pool = createKnex({ ...db, database: name }, 2);
   t.teardown(() => pool.destroy());
-  const sink = await MysqlSink.open(pool);
+  const sink = await SqlSink.open<InputDataDocument>(pool, { mapping: INPUT_DATA });
   // A narrower column than the schema allows stands in for any row the server refuses.
   await knex.raw('ALTER TABLE input_data MODIFY title VARCHAR(10)');
   const records = Array.from({ length: 100 }, (_, i) => record(i, [13, 57, 58].includes(i) ? 'far too long for ten' : `ok ${i}`));
   const result = await sink.write(records);
   t.equal(result.written, 97);
   t.same(
-    result.rejected.map((r) => [Number(r.record.payload.doc_id), r.rejection.stage, r.rejection.errorClass]),
+    result.rejected.map((r) => [Number((r.record.payload as Document).doc_id), r.rejection.stage, r.rejection.errorClass]),
     [
       [13, 'sink', 'ER_DATA_TOO_LONG'],
       [57, 'sink', 'ER_DATA_TOO_LONG'],
@@ -39,7 +40,7 @@ t.test('duplicates in a batch keep the later record; rows too large for a packet
   const { name, knex } = await freshDatabase(t);
   const pool = createKnex({ ...db, database: name }, 2);
   t.teardown(() => pool.destroy());
-  const sink = await MysqlSink.open(pool);
+  const sink = await SqlSink.open<InputDataDocument>(pool, { mapping: INPUT_DATA });
   const [[{ p }]] = (await knex.raw('SELECT @@max_allowed_packet AS p')) as [[{ p: string }]];
   const huge = { ...record(3, 'huge'), payload: { doc_id: 3n, title: 'huge', body: 'x'.repeat(Number(p)) } };
   const result = await sink.write([record(1, 'first', 10), record(2, 'other', 11), record(1, 'second', 12), huge]);
@@ -58,7 +59,7 @@ t.test('documents encoded by encodeDocuments are stored as the same text and ref
   const { name, knex } = await freshDatabase(t);
   const pool = createKnex({ ...db, database: name }, 2);
   t.teardown(() => pool.destroy());
-  const sink = await MysqlSink.open(pool);
+  const sink = await SqlSink.open<InputDataDocument>(pool, { mapping: INPUT_DATA });
   // Characters, not bytes: ten 3-byte characters fit VARCHAR(10), eleven do not.
   await knex.raw('ALTER TABLE input_data MODIFY title VARCHAR(10)');
   const docs: Document[] = [
@@ -87,16 +88,16 @@ t.test('a table dropped under a running sink is fatal and says so', async (t) =>
   const { name, knex } = await freshDatabase(t);
   const pool = createKnex({ ...db, database: name }, 2);
   t.teardown(() => pool.destroy());
-  const sink = await MysqlSink.open(pool);
+  const sink = await SqlSink.open<InputDataDocument>(pool, { mapping: INPUT_DATA });
   await knex.schema.dropTable('input_data');
-  await t.rejects(sink.write([record(1, 'x')]), { name: 'FatalSinkError', message: /writing to `input_data` failed: ER_NO_SUCH_TABLE/ });
+  await t.rejects(sink.write([record(1, 'x')]), { name: 'FatalSinkError', message: /writing to input_data failed: ER_NO_SUCH_TABLE/ });
 });
 
 t.test('an older version superseded in its batch shares the fate of the newer one the database refuses', async (t) => {
   const { name, knex } = await freshDatabase(t);
   const pool = createKnex({ ...db, database: name }, 2);
   t.teardown(() => pool.destroy());
-  const sink = await MysqlSink.open(pool);
+  const sink = await SqlSink.open<InputDataDocument>(pool, { mapping: INPUT_DATA });
   await knex.raw('ALTER TABLE input_data MODIFY title VARCHAR(10)');
   const result = await sink.write([record(1, 'short', 10), record(2, 'ok', 11), record(1, 'far too long for ten', 12)]);
   t.equal(result.written, 1);
@@ -115,7 +116,7 @@ t.test('a new version resets is_index and updated_at; a replay or an older versi
   const { name, knex } = await freshDatabase(t);
   const pool = createKnex({ ...db, database: name }, 2);
   t.teardown(() => pool.destroy());
-  const sink = await MysqlSink.open(pool);
+  const sink = await SqlSink.open<InputDataDocument>(pool, { mapping: INPUT_DATA });
   await sink.write([record(7, 'v1', 10)]);
   // As the indexer would mark it, and dated far back so any later write shows.
   const mark = () => knex('input_data').update({ is_index: 1, updated_at: '2000-01-01 00:00:00.000' });
@@ -136,7 +137,7 @@ t.test('batches of every size share prepared statements; one over the parameter 
   const { name, knex } = await freshDatabase(t);
   const pool = createKnex({ ...db, database: name }, 2);
   t.teardown(() => pool.destroy());
-  const sink = await MysqlSink.open(pool);
+  const sink = await SqlSink.open<InputDataDocument>(pool, { mapping: INPUT_DATA });
   // More distinct batch sizes than the sink keeps statement texts for and the driver keeps
   // prepared statements for: evicted shapes must be prepared again, not fail.
   let id = 0;

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import type { Envelope } from '../pipeline/core/envelope.js';
 import type { Document } from '../operators/validate.js';
 import { INT64_MAX, INT64_MIN } from '../operators/validate.js';
-import { SqliteSink } from '../sinks/sqliteSink.js';
+import { SqlSink } from '../sinks/sqlSink.js';
+import { INPUT_DATA, type InputDataDocument } from '../sinks/inputDataMapping.js';
 import { createSqliteKnex } from '../sinks/sqliteDatabase.js';
 import { FatalSinkError } from '../pipeline/core/recordSink.js';
 import { envelopeOf } from './helpers/envelopes.js';
@@ -21,7 +22,7 @@ const open = (t: { testdir(): string; teardown(fn: () => unknown): void }) => {
 
 t.test('doc_ids keep all 64 bits; hostile strings land verbatim', async (t) => {
   const knex = open(t);
-  const sink = await SqliteSink.open(knex);
+  const sink = await SqlSink.open<InputDataDocument>(knex, { mapping: INPUT_DATA });
   const hostile = "'); DROP TABLE input_data; -- `x` \\ \u0000 NUL 😀 中文";
   const result = await sink.write([record(INT64_MAX, hostile, 1), record(INT64_MIN, 'min', 2, 0, hostile), record(9007199254740993n, 'beyond 2^53', 3)]);
   t.same(result, { written: 3, rejected: [], stale: [] });
@@ -38,7 +39,7 @@ t.test('doc_ids keep all 64 bits; hostile strings land verbatim', async (t) => {
 
 t.test('a later version wins, within a batch and across batches; a replay or an older one changes nothing', async (t) => {
   const knex = open(t);
-  const sink = await SqliteSink.open(knex);
+  const sink = await SqlSink.open<InputDataDocument>(knex, { mapping: INPUT_DATA });
   t.equal((await sink.write([record(1n, 'v1', 10), record(2n, 'other', 11), record(1n, 'v2', 12)])).written, 2, 'two distinct doc_ids');
   const row = async () =>
     (await knex('input_data').where({ doc_id: 1n }).select('title', 'is_index', 'src_offset', 'updated_at'))[0] as Record<string, unknown>;
@@ -57,13 +58,16 @@ t.test('a later version wins, within a batch and across batches; a replay or an 
 
 t.test('a missing table is fatal when migrations are off; a bad table name is refused', async (t) => {
   const knex = open(t);
-  await t.rejects(SqliteSink.open(knex, { autoMigrate: false }), { constructor: FatalSinkError, message: /table "input_data" does not exist/ });
-  await t.rejects(SqliteSink.open(knex, { table: 'x; DROP' }), { message: /table must be 1-64 letters/ });
+  await t.rejects(SqlSink.open<InputDataDocument>(knex, { mapping: INPUT_DATA, autoMigrate: false }), {
+    constructor: FatalSinkError,
+    message: /table input_data does not exist/,
+  });
+  await t.rejects(SqlSink.open<InputDataDocument>(knex, { mapping: INPUT_DATA, table: 'x; DROP' }), { message: /table must be 1-64 letters/ });
 });
 
 t.test('the same version rule as MySQL: stale records are returned, deletes leave a marker, external versions decide alone', async (t) => {
   const knex = open(t);
-  const sink = await SqliteSink.open(knex);
+  const sink = await SqlSink.open<InputDataDocument>(knex, { mapping: INPUT_DATA });
   const at = (title: string, offset: number, timestamp: number, topic = 't'): Envelope<Document> =>
     envelopeOf({ doc_id: 1n, title, body: 'b' }, offset, { timestamp, topic, size: 1 });
   await sink.write([at('v1', 5, 1000)]);
@@ -73,13 +77,13 @@ t.test('the same version rule as MySQL: stale records are returned, deletes leav
   const title = async () =>
     (await knex('input_data').where({ doc_id: 1n }).select('title', 'deleted_at'))[0] as { title: string | null; deleted_at: string | null };
   t.equal((await title()).title, 're-created topic', 'a lower offset of the same partition with a later timestamp wins');
-  const deletion = envelopeOf({ doc_id: 1n, deleted: true as const, version: null }, 1, { timestamp: 3000, size: 0 });
+  const deletion = envelopeOf({ key: '1', deleted: true as const, version: null }, 1, { timestamp: 3000, size: 0 });
   await sink.write([deletion]);
   t.match(await title(), { title: null, deleted_at: /^\d{4}-/ }, 'deleted: a marker stays');
   const late = at('late', 9, 2500, 'u');
   t.same((await sink.write([late])).stale, [late], 'a late older version does not bring it back');
 
-  const external = await SqliteSink.open(knex, { table: 'versioned', versionRule: 'external' });
+  const external = await SqlSink.open<InputDataDocument>(knex, { mapping: INPUT_DATA, table: 'versioned', versionRule: 'external' });
   const v = (version: bigint, partition: number): Envelope<Document> =>
     envelopeOf({ doc_id: 2n, title: `version ${version}`, body: 'b', version }, 0, { partition, timestamp: Number(10n - version), size: 1 });
   await external.write([v(3n, 0)]);
