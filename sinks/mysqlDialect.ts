@@ -66,6 +66,7 @@ export class MysqlDialect implements SqlDialect {
   readonly atomicStatements = true;
   private readonly statements = new WeakMap<TablePlan, Map<number, string>>();
   private readonly updates = new WeakMap<TablePlan, string>();
+  private readonly autoIncrement = new WeakMap<TablePlan, boolean>();
 
   private constructor(readonly rowAlias: boolean) {}
 
@@ -116,14 +117,43 @@ export class MysqlDialect implements SqlDialect {
     const params = new Array<unknown>(chunk.length * width);
     let i = 0;
     for (const row of chunk) for (const p of row.params) params[i++] = p;
+    // One row alone gets no row counts but its affected rows: 2 when replaced, and 1 both when
+    // inserted and when left alone. An auto-increment id tells the two apart; without one, whether
+    // the row was there before does (a concurrent writer of the same key can blur that, rarely).
+    const alone = chunk.length === 1 && !(await this.hasAutoIncrement(c, plan));
+    const existed = alone ? (await this.storedRows(c, plan, chunk)).length > 0 : false;
     const header = await new Promise<ResultHeader>((resolve, reject) =>
       c.execute(this.statementFor(plan, chunk.length), params, (err, result) => (err ? reject(err) : resolve(result as ResultHeader))),
     );
+    if (alone) return header.affectedRows === 1 && existed ? [...chunk] : [];
     const refused = refusedCount(header, chunk.length);
     if (refused === 0) return [];
-    // One row alone, without an auto-increment id, answers 1 both when inserted and when left.
-    const ambiguous = refused === 1 && chunk.length === 1 && header.affectedRows === 1 && !(header.insertId! > 0);
-    return this.whichStale(c, plan, chunk, refused, ambiguous);
+    return this.whichStale(c, plan, chunk, refused);
+  }
+
+  private async hasAutoIncrement(conn: RawConnection, plan: TablePlan): Promise<boolean> {
+    let known = this.autoIncrement.get(plan);
+    if (known === undefined) {
+      const rows = await queryOn<unknown[]>(
+        conn,
+        "SELECT 1 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND EXTRA LIKE '%auto_increment%'",
+        [plan.table],
+      );
+      this.autoIncrement.set(plan, (known = rows.length > 0));
+    }
+    return known;
+  }
+
+  private storedRows(conn: RawConnection, plan: TablePlan, chunk: readonly PlannedRow[]): Promise<Record<string, unknown>[]> {
+    const key = plan.mapping.key.map((k) => k.name);
+    const v = VERSION_COLUMNS;
+    const where = chunk.map(() => `(${key.map((k) => `${q(k)} = ?`).join(' AND ')})`).join(' OR ');
+    const sql = `SELECT ${[...key, v.topic, v.partition, v.offset, v.timestamp, v.external].map(q).join(', ')} FROM ${q(plan.table)} WHERE ${where}`;
+    return queryOn<Record<string, unknown>[]>(
+      conn,
+      sql,
+      chunk.flatMap((r) => r.params.slice(0, key.length)),
+    );
   }
 
   /**
@@ -131,17 +161,9 @@ export class MysqlDialect implements SqlDialect {
    * theirs. Only read when the server said some were refused, which in a steady stream of new
    * versions is never.
    */
-  private async whichStale(conn: RawConnection, plan: TablePlan, chunk: readonly PlannedRow[], refused: number, ambiguous: boolean): Promise<PlannedRow[]> {
+  private async whichStale(conn: RawConnection, plan: TablePlan, chunk: readonly PlannedRow[], refused: number): Promise<PlannedRow[]> {
     const key = plan.mapping.key.map((k) => k.name);
-    const v = VERSION_COLUMNS;
-    const where = chunk.map(() => `(${key.map((k) => `${q(k)} = ?`).join(' AND ')})`).join(' OR ');
-    const sql = `SELECT ${[...key, v.topic, v.partition, v.offset, v.timestamp, v.external].map(q).join(', ')} FROM ${q(plan.table)} WHERE ${where}`;
-    const keyWidth = key.length;
-    const rows = await queryOn<Record<string, unknown>[]>(
-      conn,
-      sql,
-      chunk.flatMap((r) => r.params.slice(0, keyWidth)),
-    );
+    const rows = await this.storedRows(conn, plan, chunk);
     const stored = new Map(rows.map((r) => [keyTextOf(key.map((k) => r[k])), r]));
     const stale: PlannedRow[] = [];
     const same: PlannedRow[] = [];
@@ -152,9 +174,8 @@ export class MysqlDialect implements SqlDialect {
       else stale.push(p);
     }
     // A row that holds this very version was written now or was there already (a redelivery);
-    // those fill up the server's count once the rows holding another are taken. A single row
-    // that holds its own version could be either: it is taken as written.
-    if (!ambiguous) for (const p of same) if (stale.length < refused) stale.push(p);
+    // those fill up the server's count once the rows holding another are taken.
+    for (const p of same) if (stale.length < refused) stale.push(p);
     // A concurrent batch may have replaced a row written here in between (outside a
     // transaction); the server's count is exact, the rows it names are those of the first.
     return stale.slice(0, refused);
