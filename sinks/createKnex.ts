@@ -17,6 +17,7 @@ export const createKnex = (db: DbConnection, poolSize: number): Knex =>
     client: 'mysql2',
     connection: {
       ...db,
+      ssl: db.ssl === true ? { rejectUnauthorized: true } : db.ssl || undefined,
       charset: 'utf8mb4',
       supportBigNumbers: true,
       bigNumberStrings: true,

@@ -21,6 +21,8 @@ export interface DbConnection {
   user: string;
   password: string;
   database: string;
+  /** TLS to the server: `true` verifies its certificate against Node's CA list; `ca` is a PEM to trust instead. */
+  ssl?: boolean | { rejectUnauthorized?: boolean; ca?: string };
 }
 
 /** An embedded SQLite database in one file, for trying docpipe where no server runs. */

@@ -8,13 +8,17 @@
  * throw new ConfigError('DOCPIPE_DB_PORT', 'a TCP port number (1-65535)', 'mysql');
  * ```
  */
-import type { DbConnection } from '../../sinks/database.js';
+import type { Database, DbConnection } from '../../sinks/database.js';
+import type { TableMapping } from '../../sinks/tableMapping.js';
 
 export interface Connection {
   kafkaBrokers: string;
   /** librdkafka settings passed through to every client (SASL, SSL, timeouts). */
   rdkafka: Record<string, string | number | boolean>;
+  /** The server settings (host, port, user…), whichever the client. */
   db: DbConnection;
+  /** Where documents are written: the server of `db` for the configured client, or an SQLite file. */
+  target: Database;
 }
 
 /** A setting that is present but malformed: names the key and the expected form. */
@@ -35,6 +39,8 @@ export interface RunSettings extends Connection {
   topics: string[];
   groupId: string;
   table: string;
+  /** Your table's key and columns; undefined for docpipe's own documents into input_data's shape. */
+  mapping: TableMapping<Record<string, unknown>> | undefined;
   autoMigrate: boolean;
   maxInFlightRecords: number;
   maxInFlightBytes: number;

@@ -47,9 +47,10 @@ run.action(async (o: Record<string, string | undefined>) =>
 
 program
   .command('migrate')
-  .description('create or upgrade the table (idempotent)')
-  .option(...tableOption)
-  .action(async (o: { table: string }) => set(await migrateCommand(o)));
+  .description("create the tables 'docpipe run' writes (from the mapping), or upgrade input_data; check existing ones (idempotent)")
+  .option('--config <file>', "YAML or JSON config file, as 'docpipe run' reads it")
+  .option('--table <name>', 'table name (DOCPIPE_TABLE, config key table)')
+  .action(async (o: { config?: string; table?: string }) => set(await migrateCommand(o)));
 
 program
   .command('produce')

@@ -12,8 +12,10 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, type Connection, type RunSettings } from './env.js';
+import { parseMapping } from './mappingConfig.js';
+import type { Database } from '../../sinks/database.js';
 
-type Kind = 'string' | 'password' | 'topics' | 'table' | 'field' | 'port' | 'portOrOff' | 'positive' | 'boolean' | 'rdkafka';
+type Kind = 'string' | 'password' | 'topics' | 'table' | 'field' | 'port' | 'portOrOff' | 'positive' | 'boolean' | 'rdkafka' | 'client' | 'mapping';
 
 interface Setting {
   /** Path in the config file, e.g. `db.host`. */
@@ -31,12 +33,51 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'kafka.topics', env: 'DOCPIPE_TOPICS', flag: 'topics', kind: 'topics', default: ['documents'], describe: 'topics to consume (comma-separated)' },
   { key: 'kafka.groupId', env: 'DOCPIPE_GROUP_ID', flag: 'group-id', kind: 'string', default: 'docpipe', describe: 'consumer group' },
   { key: 'kafka.rdkafka', env: 'DOCPIPE_RDKAFKA', flag: 'rdkafka', kind: 'rdkafka', default: {}, describe: 'librdkafka settings (JSON object), e.g. SASL/SSL' },
-  { key: 'db.host', env: 'DOCPIPE_DB_HOST', flag: 'db-host', kind: 'string', default: '127.0.0.1', describe: 'MySQL/MariaDB host' },
-  { key: 'db.port', env: 'DOCPIPE_DB_PORT', flag: 'db-port', kind: 'port', default: 3306, describe: 'MySQL/MariaDB port' },
+  {
+    key: 'db.client',
+    env: 'DOCPIPE_DB_CLIENT',
+    flag: 'db-client',
+    kind: 'client',
+    default: 'mysql',
+    describe: 'the database: mysql (MySQL/MariaDB), postgresql or sqlite',
+  },
+  { key: 'db.host', env: 'DOCPIPE_DB_HOST', flag: 'db-host', kind: 'string', default: '127.0.0.1', describe: 'database host' },
+  { key: 'db.port', env: 'DOCPIPE_DB_PORT', flag: 'db-port', kind: 'portOrOff', default: 0, describe: "database port (0: the client's own, 3306 or 5432)" },
   { key: 'db.user', env: 'DOCPIPE_DB_USER', flag: 'db-user', kind: 'string', default: 'docpipe', describe: 'database user' },
   { key: 'db.password', env: 'DOCPIPE_DB_PASSWORD', flag: 'db-password', kind: 'password', default: 'docpipe', describe: 'database password' },
   { key: 'db.database', env: 'DOCPIPE_DB_NAME', flag: 'db-name', kind: 'string', default: 'docpipe', describe: 'database name' },
-  { key: 'table', env: 'DOCPIPE_TABLE', flag: 'table', kind: 'table', default: 'input_data', describe: 'table to upsert into' },
+  {
+    key: 'db.ssl',
+    env: 'DOCPIPE_DB_SSL',
+    flag: 'db-ssl',
+    kind: 'boolean',
+    default: false,
+    describe: "TLS to the database server, verified against Node's CA list",
+  },
+  {
+    key: 'db.filename',
+    env: 'DOCPIPE_DB_FILE',
+    flag: 'db-file',
+    kind: 'string',
+    default: 'docpipe.db',
+    describe: 'the SQLite database file (db.client sqlite)',
+  },
+  {
+    key: 'table',
+    env: 'DOCPIPE_TABLE',
+    flag: 'table',
+    kind: 'table',
+    default: 'input_data',
+    describe: "table to upsert into; ${topic} in it stands for the record's topic (characters other than letters, digits and _ become _)",
+  },
+  {
+    key: 'mapping',
+    env: 'DOCPIPE_MAPPING',
+    flag: 'mapping',
+    kind: 'mapping',
+    default: undefined,
+    describe: "your table's key and columns (JSON); none: docpipe's own documents into input_data's shape",
+  },
   { key: 'autoMigrate', env: 'DOCPIPE_AUTO_MIGRATE', flag: 'auto-migrate', kind: 'boolean', default: true, describe: 'create or upgrade the table at start' },
   {
     key: 'budget.maxRecords',
@@ -119,7 +160,9 @@ const EXPECTED: Record<Kind, string> = {
   string: 'a non-empty string',
   password: 'a string',
   topics: 'a list of Kafka topic names (or a comma-separated string)',
-  table: "1-64 letters, digits or '_'",
+  table: "1-64 letters, digits, '_' or ${topic}",
+  client: 'mysql, postgresql or sqlite',
+  mapping: 'a mapping: { key, columns, mode? }',
   field: "a top-level field name of the document (letters, digits or '_', not starting with a digit), or '' for none",
   port: 'a TCP port number (1-65535)',
   portOrOff: 'a TCP port number (1-65535), or 0 for none',
@@ -139,7 +182,21 @@ const convert = (s: Setting, name: string, value: unknown, fromText: boolean): u
     case 'password':
       return typeof value === 'string' ? value : bad();
     case 'table':
-      return typeof value === 'string' && /^[A-Za-z0-9_]{1,64}$/.test(value) ? value : bad();
+      return typeof value === 'string' && /^(?:[A-Za-z0-9_]|\$\{topic\})+$/.test(value) && value.replaceAll('${topic}', 'x').length <= 64 ? value : bad();
+    case 'client':
+      if (value === 'mariadb') return 'mysql';
+      return value === 'mysql' || value === 'postgresql' || value === 'sqlite' ? value : bad();
+    case 'mapping': {
+      let obj = value;
+      if (fromText && typeof value === 'string') {
+        try {
+          obj = JSON.parse(value);
+        } catch {
+          return bad();
+        }
+      }
+      return parseMapping(obj, name);
+    }
     case 'field':
       return typeof value === 'string' && /^(?:[A-Za-z_][A-Za-z0-9_]{0,63})?$/.test(value) ? value : bad();
     case 'topics': {
@@ -259,19 +316,37 @@ const resolve = (sources: SettingSources, settings: readonly Setting[]): ((key: 
   return (key) => value.get(key);
 };
 
-const CONNECTION_KEYS = new Set(['kafka.brokers', 'kafka.rdkafka', 'db.host', 'db.port', 'db.user', 'db.password', 'db.database']);
+const CONNECTION_KEYS = new Set([
+  'kafka.brokers',
+  'kafka.rdkafka',
+  'db.client',
+  'db.host',
+  'db.port',
+  'db.user',
+  'db.password',
+  'db.database',
+  'db.ssl',
+  'db.filename',
+]);
 
-const connectionOf = (get: (key: string) => unknown): Connection => ({
-  kafkaBrokers: get('kafka.brokers') as string,
-  rdkafka: get('kafka.rdkafka') as Connection['rdkafka'],
-  db: {
+const connectionOf = (get: (key: string) => unknown): Connection => {
+  const client = get('db.client') as 'mysql' | 'postgresql' | 'sqlite';
+  const server = {
     host: get('db.host') as string,
-    port: get('db.port') as number,
+    port: (get('db.port') as number) || (client === 'postgresql' ? 5432 : 3306),
     user: get('db.user') as string,
     password: get('db.password') as string,
     database: get('db.database') as string,
-  },
-});
+  };
+  const ssl = get('db.ssl') as boolean;
+  const target: Database =
+    client === 'sqlite'
+      ? { client, filename: get('db.filename') as string }
+      : client === 'postgresql'
+        ? { client, ...server, ...(ssl && { ssl: true }) }
+        : { ...server, ...(ssl && { ssl: true }) };
+  return { kafkaBrokers: get('kafka.brokers') as string, rdkafka: get('kafka.rdkafka') as Connection['rdkafka'], db: server, target };
+};
 
 /**
  * Just the connection settings, from the environment: what every command but `run` needs
@@ -293,6 +368,7 @@ export const resolveRunSettings = (sources: SettingSources): RunSettings => {
     topics: get('kafka.topics'),
     groupId: get('kafka.groupId'),
     table: get('table'),
+    mapping: get('mapping'),
     autoMigrate: get('autoMigrate'),
     maxInFlightRecords: get('budget.maxRecords'),
     maxInFlightBytes: get('budget.maxBytes'),

@@ -32,7 +32,8 @@ export const runCommand = async (options: { config?: string | undefined; flags: 
       groupId: settings.groupId,
       table: settings.table,
       brokers: settings.kafkaBrokers,
-      db: { ...settings.db, password: '[redacted]' },
+      db: 'filename' in settings.target ? settings.target : { ...settings.target, password: '[redacted]' },
+      mapping: settings.mapping ? Object.keys(settings.mapping.columns) : 'input_data',
     },
     'starting',
   );
@@ -49,8 +50,9 @@ export const runCommand = async (options: { config?: string | undefined; flags: 
   const pipeline = await createPipeline({
     onBatch: operations.observeBatch,
     kafka: { brokers: settings.kafkaBrokers, groupId: settings.groupId, topics: settings.topics, rdkafka: settings.rdkafka },
-    db: settings.db,
+    db: settings.target,
     table: settings.table,
+    ...(settings.mapping && { mapping: settings.mapping }),
     autoMigrate: settings.autoMigrate,
     budget: { maxRecords: settings.maxInFlightRecords, maxBytes: settings.maxInFlightBytes },
     batch: { maxRecords: settings.batchRecords, maxBytes: settings.batchBytes, maxDelayMs: settings.batchDelayMs },
