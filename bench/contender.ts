@@ -12,7 +12,7 @@ export interface RunInput {
   partitions: number;
   total: number;
   docBytes: number;
-  /** A fresh, empty `input_data`-shaped table for this run alone. */
+  /** A fresh, empty `input_data`-shaped table for this run alone, in the contender's database. */
   table: string;
 }
 
@@ -25,6 +25,8 @@ export interface Contender {
   readonly configuration: string;
   /** Whether it writes rows (the raw source does not, so its table is not checked). */
   readonly writes: boolean;
+  /** The database its table is in: the benchmark's MariaDB unless it says PostgreSQL. */
+  readonly database?: 'postgresql';
   /**
    * Documents it is given when it is too slow for the whole topic (it reads the first ones);
    * undefined: all of them.

@@ -1,25 +1,33 @@
 /**
  * What every scenario shares: one fresh database on the test stack's MariaDB, fresh topics
  * and tables on demand, the row-count check every measured run ends with, and a cleanup
- * list that drops all of it (also when a scenario fails).
+ * list that drops all of it (also when a scenario fails). A fresh PostgreSQL database joins
+ * them the first time a PostgreSQL contender asks for it.
+ *
+ *   const ctx = await openContext();
+ *   const table = await ctx.freshTable('try');
+ *   const pgTable = await (await ctx.postgres()).freshTable('try');
+ *   await ctx.close(); // drops both databases and every topic
  */
 import knexFactory, { type Knex } from 'knex';
 import { createTopic, db, kafkaBrokers, produce, uniqueName } from '../test/helpers/stack.js';
 import { migrateInputData } from '../sinks/inputDataTable.js';
 import type { DbConnection } from '../sinks/database.js';
 import { makeDocuments, toMessages } from './documents.js';
+import { openPostgres, type PostgresStore, type TableStore } from './postgres.js';
 
-export interface BenchContext {
+/** The MariaDB side is the context itself; `postgres()` is the PostgreSQL one. */
+export interface BenchContext extends TableStore {
   readonly brokers: string;
   /** The benchmark database, as docpipe's settings spell a connection. */
   readonly db: DbConnection;
   /** A pool on the benchmark database (peers and ceilings write through it). */
   readonly knex: Knex;
-  /** A fresh `input_data`-shaped table named after `label`. */
-  freshTable(label: string): Promise<string>;
-  dropTable(table: string): Promise<void>;
-  /** Fails unless `table` holds exactly `expected` rows: a contender that loses rows is broken. */
-  verifyRows(table: string, expected: number, who: string): Promise<void>;
+  /**
+   * The benchmark's PostgreSQL database, created on the first call: a run without PostgreSQL
+   * contenders needs no PostgreSQL server.
+   */
+  postgres(): Promise<PostgresStore>;
   /** A new topic holding `count` documents of about `bytes` each, produced in slices. */
   topicWithDocuments(label: string, partitions: number, count: number, bytes: number): Promise<string>;
   close(): Promise<void>;
@@ -42,11 +50,21 @@ export const openContext = async (): Promise<BenchContext> => {
   });
   cleanups.push(() => knex.destroy());
   let tables = 0;
+  let postgres: Promise<PostgresStore> | undefined;
 
   return {
     brokers: kafkaBrokers,
     db: { ...db, database },
     knex,
+    postgres: () => {
+      if (!postgres) {
+        const opening = openPostgres();
+        cleanups.push(async () => (await opening.catch(() => undefined))?.close());
+        // A server that is down fails every PostgreSQL contender with the same reason, once each.
+        postgres = opening;
+      }
+      return postgres;
+    },
     freshTable: async (label) => {
       // MySQL names stop at 64 characters; the counter keeps shortened names apart.
       const table = `${label.replace(/[^A-Za-z0-9_]/g, '_').slice(0, 40)}_${++tables}`;

@@ -23,8 +23,9 @@ export interface SweepPoint extends SinkSetting {
   rowsPerSecond: number;
 }
 
-const STATEMENT_BYTES = [1, 2, 4].map((mib) => mib * 1024 * 1024);
-const IN_FLIGHT = [1, 2, 3];
+/** The settings every raw-sink ceiling sweeps, on either database. */
+export const STATEMENT_BYTES = [1, 2, 4].map((mib) => mib * 1024 * 1024);
+export const IN_FLIGHT = [1, 2, 3];
 
 export type Protocol = 'knex' | 'prepared';
 
@@ -36,7 +37,7 @@ export interface Writer {
   release: () => Promise<void>;
 }
 
-const COLUMNS = ['doc_id', 'title', 'body', 'url', 'src_partition', 'src_offset'] as const;
+export const COLUMNS = ['doc_id', 'title', 'body', 'url', 'src_partition', 'src_offset'] as const;
 
 /** The driver connection under knex's pool (mysql2). */
 interface DriverConnection {
@@ -91,7 +92,7 @@ const insertAll = async (
   return progress.result();
 };
 
-const benchRows = (total: number, docBytes: number, partitions: number): BenchRow[] =>
+export const benchRows = (total: number, docBytes: number, partitions: number): BenchRow[] =>
   // Partition and offset as a round-robin producer would give them.
   makeDocuments(total, docBytes).map((d, i) => toRow(d, i % partitions, Math.floor(i / partitions)));
 

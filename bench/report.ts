@@ -1,8 +1,12 @@
 /**
  * The readable side of a run: one markdown table per throughput scenario with every figure
  * as a ratio to the raw-sink ceiling and to each peer, then memory, latency and the targets.
+ * A figure is divided only by ceilings and peers that wrote to the same database: PostgreSQL
+ * contenders by the raw PostgreSQL ceiling, the rest by the MariaDB ones.
+ *
+ *   console.log(scenarioTable(result.throughput[0]), ceilingsSection(result.throughput[0], { mysql: 'MariaDB', postgresql: 'PostgreSQL' }));
  */
-import type { ThroughputResult } from './throughput.js';
+import type { ContenderResult, ThroughputResult } from './throughput.js';
 import type { StalledSinkResult } from './stalledSink.js';
 import type { LatencyResult } from './latency.js';
 import type { Throughput } from './progress.js';
@@ -33,6 +37,7 @@ const cpuCells = (t: Throughput): string[] =>
 
 export const scenarioTable = (s: ThroughputResult): string => {
   const sink = rateOf(s, 'rawSink');
+  const pgSink = rateOf(s, 'rawPostgresSink');
   const prepared = rateOf(s, 'rawSinkPrepared');
   const pipe = rateOf(s, 'rawPipe');
   const peers = PEERS.filter((p) => rateOf(s, p) !== undefined);
@@ -41,6 +46,7 @@ export const scenarioTable = (s: ThroughputResult): string => {
     'contender',
     'rows/s',
     '÷ raw sink',
+    ...(pgSink ? ['÷ raw PostgreSQL sink'] : []),
     ...(prepared ? ['÷ prepared raw sink'] : []),
     ...(pipe ? ['÷ raw pipe'] : []),
     ...peers.map((p) => `÷ ${PEER_NAMES[p]}`),
@@ -66,11 +72,49 @@ export const scenarioTable = (s: ThroughputResult): string => {
     const r = c.best.rowsPerSecond;
     const name = c.sampled ? `${c.title} (first ${fmt(c.documents)} documents)` : c.title;
     const unit = c.id === 'rawSource' ? `${fmt(r)} msgs/s` : fmt(r);
+    const onMysql = (other: number | undefined) => (c.database === 'mysql' ? ratio(r, other) : '–');
+    const onPostgres = (other: number | undefined) => (c.database === 'postgresql' ? ratio(r, other) : '–');
     lines.push(
-      `| ${[name, unit, ratio(r, sink), ...(prepared ? [ratio(r, prepared)] : []), ...(pipe ? [ratio(r, pipe)] : []), ...peers.map((p) => ratio(r, rateOf(s, p))), ...(cpu ? cpuCells(c.best) : []), c.rounds.map(fmt).join(', ')].join(' | ')} |`,
+      `| ${[name, unit, onMysql(sink), ...(pgSink ? [onPostgres(pgSink)] : []), ...(prepared ? [onMysql(prepared)] : []), ...(pipe ? [onMysql(pipe)] : []), ...peers.map((p) => onMysql(rateOf(s, p))), ...(cpu ? cpuCells(c.best) : []), c.rounds.map(fmt).join(', ')].join(' | ')} |`,
     );
   }
   return lines.join('\n');
+};
+
+export interface CeilingRatio {
+  docpipe: number | undefined;
+  ceiling: number | undefined;
+  /** docpipe's default chain ÷ the raw-sink ceiling of the same database; undefined without both. */
+  ratio: number | undefined;
+}
+
+/** docpipe against its database's raw ceiling, per database; PostgreSQL only where its contenders ran. */
+export const ceilingRatios = (s: ThroughputResult): { mysql: CeilingRatio; postgresql?: CeilingRatio } => {
+  const of = (docpipe: string, ceiling: string): CeilingRatio => {
+    const d = rateOf(s, docpipe);
+    const c = rateOf(s, ceiling);
+    return { docpipe: d, ceiling: c, ratio: d !== undefined && c ? d / c : undefined };
+  };
+  const ran = (c: ContenderResult) => c.id === 'docpipePostgres' || c.id === 'rawPostgresSink';
+  return { mysql: of('docpipe', 'rawSink'), ...(s.contenders.some(ran) && { postgresql: of('docpipePostgres', 'rawPostgresSink') }) };
+};
+
+/** The headline's docpipe ÷ ceiling on each database, side by side; undefined when only MariaDB ran. */
+export const ceilingsSection = (s: ThroughputResult, names: { mysql: string; postgresql: string }): string | undefined => {
+  const { mysql, postgresql } = ceilingRatios(s);
+  if (!postgresql) return undefined;
+  const cell = (n: number | undefined) => (n === undefined ? '–' : fmt(n));
+  const row = (name: string, r: CeilingRatio) => `| ${name} | ${cell(r.docpipe)} | ${cell(r.ceiling)} | ${r.ratio === undefined ? '–' : r.ratio.toFixed(2)} |`;
+  return [
+    '### docpipe ÷ raw ceiling, by database (headline)',
+    '',
+    "docpipe's default chain against the raw multi-row INSERT ceiling of the same database, both measured in this run (the PostgreSQL ceiling upserts, ON CONFLICT (doc_id) DO UPDATE; the MariaDB one inserts):",
+    '',
+    '| database | docpipe rows/s | raw ceiling rows/s | docpipe ÷ ceiling |',
+    '| --- | ---: | ---: | ---: |',
+    row(names.mysql, mysql),
+    row(names.postgresql, postgresql),
+  ].join('\n');
 };
 
 const cpuOf = (s: ThroughputResult, id: string): number | undefined => bestOf(s, id)?.cpuMicrosPerRow;

@@ -10,7 +10,9 @@
  *
  * Writes bench/results/<time>-<profile>.{json,md,svg}. With `--gate R` it exits 1 when
  * docpipe's default chain makes less than R × the raw-sink ceiling in the headline scenario;
- * no absolute time and no other target fails it. A contender or scenario that breaks is
+ * no absolute time and no other target fails it. Where the profile's headline includes
+ * PostgreSQL, docpipe into PostgreSQL ÷ the raw PostgreSQL ceiling is reported beside that
+ * ratio, and not gated. A contender or scenario that breaks is
  * reported in the results and the run goes on; exit 2 only when the gate cannot be computed
  * (docpipe or the raw sink produced no figure) or the run itself could not start.
  */
@@ -20,18 +22,30 @@ import { parseArgs } from 'node:util';
 import { openContext } from './context.js';
 import { profiles } from './profiles.js';
 import { RawSink } from './rawSink.js';
+import { RawPostgresSink } from './rawPostgresSink.js';
 import { rawSource } from './rawSource.js';
 import { RawPipe } from './rawPipe.js';
 import { upstreamPeer } from './upstreamPeer.js';
 import { kafkajsPeer } from './kafkajsPeer.js';
 import { confluentKafkaJsPeer } from './confluentKafkaJsPeer.js';
-import { docpipeCustom, docpipeDefault } from './docpipeChain.js';
+import { docpipeCustom, docpipeDefault, docpipePostgres } from './docpipeChain.js';
 import { docpipeSinkOnly } from './docpipeSinkOnly.js';
 import { runThroughput, type ThroughputResult } from './throughput.js';
 import { stalledSink, type StalledSinkResult } from './stalledSink.js';
 import { latency, type LatencyResult } from './latency.js';
 import { describeEnvironment, projectRoot } from './environment.js';
-import { checkTargets, cpuBudgetSection, latencySection, rateOf, scenarioTable, stalledSection, targetsSection, TARGETS } from './report.js';
+import {
+  ceilingRatios,
+  ceilingsSection,
+  checkTargets,
+  cpuBudgetSection,
+  latencySection,
+  rateOf,
+  scenarioTable,
+  stalledSection,
+  targetsSection,
+  TARGETS,
+} from './report.js';
 import { rates, renderChart, type Panel } from './chart.js';
 import { DEFAULT_BUDGET } from '../pipeline/createPipeline.js';
 
@@ -88,6 +102,7 @@ try {
       kafkajsPeer,
       confluentKafkaJsPeer,
       upstreamPeer(profile.upstreamSample),
+      ...(listed.postgres ? [new RawPostgresSink(), docpipePostgres] : []),
     ];
     const contenders = only ? all.filter((c) => only.includes(c.id)) : all;
     throughput.push(await runThroughput(ctx, scenario, contenders, profile.rounds, log));
@@ -110,6 +125,13 @@ try {
   const sink = headline && rateOf(headline, 'rawSink');
   const gateRatio = docpipe !== undefined && sink ? docpipe / sink : 0;
   const budget = headline && cpuBudgetSection(headline, environment.machine.cpus);
+  const ratios = headline && ceilingRatios(headline);
+  // Opened already by its contenders; a server that was down has no version to give.
+  const postgresVersion = ratios?.postgresql ? await ctx.postgres().then((p) => p.version, () => undefined) : undefined;
+  const versions = { ...environment.versions, ...(postgresVersion !== undefined && { postgresql: postgresVersion }) };
+  const databaseNames = { mysql: `MariaDB ${versions.mariadb}`, postgresql: `PostgreSQL ${postgresVersion ?? '(unreachable)'}` };
+  const ceilings = headline && ceilingsSection(headline, databaseNames);
+  const pgRatio = ratios?.postgresql?.ratio;
   const when = new Date(started).toISOString();
   const result = {
     when,
@@ -117,10 +139,13 @@ try {
     command: `node dist/bench/run.js ${process.argv.slice(2).join(' ')}`.trim(),
     seconds: (Date.now() - started) / 1000,
     ...environment,
+    versions,
     configuration: { profile, targets: TARGETS, gate },
     throughput,
     stalledSink: stalled,
     latency: lat,
+    /** docpipe ÷ the raw ceiling of its database, headline scenario; only `mysql` is gated. */
+    ceilingRatios: ratios,
     targetChecks: targets,
     gate: gate === undefined ? undefined : { ratio: gateRatio, threshold: gate, passed: gateRatio >= gate },
     failures,
@@ -129,16 +154,22 @@ try {
   const markdown = [
     `## docpipe benchmark — ${profile.name} run, ${when}`,
     '',
-    `${environment.machine.cpus} × ${environment.machine.cpuModel}, ${Math.round(environment.machine.memoryBytes / 2 ** 30)} GiB; node ${environment.versions.node}, librdkafka ${environment.versions.librdkafka}, KafkaJS ${environment.versions.kafkajs}, MariaDB ${environment.versions.mariadb}, Kafka ${environment.versions.kafkaBroker}. Rows/s count from each contender's first acknowledged write to its last; best of ${profile.rounds} alternating rounds; every table's row count checked. Sampled peers read only the first documents of the topic (one round) and are reported as rows/s.`,
+    `${environment.machine.cpus} × ${environment.machine.cpuModel}, ${Math.round(environment.machine.memoryBytes / 2 ** 30)} GiB; node ${environment.versions.node}, librdkafka ${environment.versions.librdkafka}, KafkaJS ${environment.versions.kafkajs}, MariaDB ${environment.versions.mariadb}${postgresVersion === undefined ? '' : `, PostgreSQL ${postgresVersion}`}, Kafka ${environment.versions.kafkaBroker}. Rows/s count from each contender's first acknowledged write to its last; best of ${profile.rounds} alternating rounds; every table's row count checked. Sampled peers read only the first documents of the topic (one round) and are reported as rows/s.`,
     '',
     ...throughput.flatMap((s) => [scenarioTable(s), '']),
+    ...(ceilings ? [ceilings, ''] : []),
     ...(budget ? [budget, ''] : []),
     ...(stalled ? [stalledSection(stalled), ''] : []),
     ...(lat ? [latencySection(lat), ''] : []),
     targetsSection(targets),
     '',
     ...Object.entries(failures).map(([scenario, why]) => `**${scenario} failed:** ${why}\n`),
-    ...(gate === undefined ? [] : [`Gate: docpipe ÷ raw sink = ${gateRatio.toFixed(2)} (fails below ${gate}): ${gateRatio >= gate ? 'passed' : 'FAILED'}`, '']),
+    ...(gate === undefined
+      ? []
+      : [
+          `Gate: docpipe ÷ raw sink = ${gateRatio.toFixed(2)} (fails below ${gate}): ${gateRatio >= gate ? 'passed' : 'FAILED'}${pgRatio === undefined ? '' : `; on PostgreSQL, not gated: ${pgRatio.toFixed(2)}`}`,
+          '',
+        ]),
   ].join('\n');
 
   const panels: Panel[] = [];
@@ -187,6 +218,10 @@ try {
   await writeFile(`${base}.md`, markdown);
   if (panels.length > 0) await writeFile(`${base}.svg`, renderChart(`docpipe benchmark, ${profile.name} run, ${when}`, panels));
   console.log(`\n${markdown}`);
+  if (ratios?.postgresql) {
+    const r = (n: number | undefined) => (n === undefined ? '–' : n.toFixed(2));
+    log(`docpipe ÷ raw ceiling: ${databaseNames.mysql} ${r(ratios.mysql.ratio)}, ${databaseNames.postgresql} ${r(pgRatio)}`);
+  }
   log(`done in ${result.seconds.toFixed(0)} s; results: ${base}.{json,md${panels.length > 0 ? ',svg' : ''}}`);
   if (gate !== undefined && gateRatio < gate) exitCode = docpipe !== undefined && sink ? 1 : 2;
 } catch (err) {

@@ -2,12 +2,16 @@
  * One throughput scenario: a topic of `documents` documents, drained by every contender in
  * alternating rounds (the order reversed every other round, since the database slows as its
  * buffer pool fills and would otherwise favour whoever goes first), each into a fresh table
- * whose row count is checked afterwards. The best round of each contender counts.
+ * whose row count is checked afterwards (on MariaDB, or on PostgreSQL for a contender that
+ * writes there). The best round of each contender counts.
+ *
+ *   const result = await runThroughput(ctx, profiles.quick.throughput[0], [new RawSink()], 2, console.log);
  */
 import type { BenchContext } from './context.js';
 import type { Contender } from './contender.js';
 import type { ThroughputScenario } from './profiles.js';
 import type { Throughput } from './progress.js';
+import type { TableStore } from './postgres.js';
 
 export interface ContenderResult {
   id: string;
@@ -16,6 +20,8 @@ export interface ContenderResult {
   /** Documents it was given (fewer than the scenario's when it is sampled). */
   documents: number;
   sampled: boolean;
+  /** Where it wrote its rows. */
+  database: 'mysql' | 'postgresql';
   /** Undefined when no round succeeded. */
   best: Throughput | undefined;
   rounds: number[];
@@ -46,10 +52,14 @@ export const runThroughput = async (
       if (c.sample && round > 1) continue;
       if (errors.has(c.id)) continue;
       const total = c.sample ? c.sample(scenario.documents) : scenario.documents;
-      const table = await ctx.freshTable(`${c.id}_${scenario.id}`);
+      let store: TableStore = ctx;
+      let table: string | undefined;
       try {
+        // Inside the try: PostgreSQL being down must cost only its own contenders' figures.
+        if (c.database === 'postgresql') store = await ctx.postgres();
+        table = await store.freshTable(`${c.id}_${scenario.id}`);
         const r = await c.run({ ctx, topic, partitions: scenario.partitions, total, docBytes: scenario.docBytes, table });
-        if (c.writes) await ctx.verifyRows(table, r.rows, c.title);
+        if (c.writes) await store.verifyRows(table, r.rows, c.title);
         if (r.rows < total) throw new Error(`${c.title} acknowledged ${r.rows} of ${total} documents`);
         runs.get(c.id)!.push(r);
         log(`  round ${round} ${c.title}: ${Math.round(r.rowsPerSecond).toLocaleString('en-US')} rows/s`);
@@ -58,7 +68,7 @@ export const runThroughput = async (
         errors.set(c.id, err instanceof Error ? err.message : String(err));
         log(`  round ${round} ${c.title}: FAILED: ${errors.get(c.id)}`);
       } finally {
-        await ctx.dropTable(table);
+        if (table !== undefined) await store.dropTable(table);
       }
     }
   }
@@ -71,6 +81,7 @@ export const runThroughput = async (
         title: c.title,
         // Read after the runs: the raw sink's configuration names the setting its sweep chose.
         configuration: c.configuration,
+        database: c.database ?? 'mysql',
         documents: c.sample ? c.sample(scenario.documents) : scenario.documents,
         sampled: c.sample !== undefined && c.sample(scenario.documents) < scenario.documents,
         best: rs.length > 0 ? rs.reduce((a, b) => (b.rowsPerSecond > a.rowsPerSecond ? b : a)) : undefined,

@@ -59,12 +59,12 @@ export const parseMapping = (value: unknown, name: string): TableMapping<Doc> =>
     }
     columns[column] = {
       type: d.type as ColumnDef<Doc>['type'],
-      ...(d.from !== undefined && { from: d.from as string }),
-      ...(d.optional !== undefined && { optional: d.optional as boolean }),
-      ...(d.length !== undefined && { length: d.length as number }),
+      ...(d.from !== undefined && { from: d.from }),
+      ...(d.optional !== undefined && { optional: d.optional }),
+      ...(d.length !== undefined && { length: d.length }),
     };
   }
-  const mapping: TableMapping<Doc> = { key: key as string[], columns, ...(value.mode !== undefined && { mode: value.mode as 'upsert' | 'insert' }) };
+  const mapping: TableMapping<Doc> = { key: key, columns, ...(value.mode !== undefined && { mode: value.mode }) };
   try {
     compileMapping(mapping);
   } catch (err) {
