@@ -127,7 +127,12 @@ try {
   const budget = headline && cpuBudgetSection(headline, environment.machine.cpus);
   const ratios = headline && ceilingRatios(headline);
   // Opened already by its contenders; a server that was down has no version to give.
-  const postgresVersion = ratios?.postgresql ? await ctx.postgres().then((p) => p.version, () => undefined) : undefined;
+  const postgresVersion = ratios?.postgresql
+    ? await ctx.postgres().then(
+        (p) => p.version,
+        () => undefined,
+      )
+    : undefined;
   const versions = { ...environment.versions, ...(postgresVersion !== undefined && { postgresql: postgresVersion }) };
   const databaseNames = { mysql: `MariaDB ${versions.mariadb}`, postgresql: `PostgreSQL ${postgresVersion ?? '(unreachable)'}` };
   const ceilings = headline && ceilingsSection(headline, databaseNames);
