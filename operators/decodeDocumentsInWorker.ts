@@ -1,7 +1,7 @@
 /**
  * `decodeJson`, `validate` (the default document schema) and `encodeDocuments` in one
  * operator whose work runs on a worker thread: records go in as Kafka values and come out, in
- * the same order, as documents whose text is UTF-8 bytes, ready for `batch` and a `MysqlSink`.
+ * the same order, as documents whose text is UTF-8 bytes, ready for `batch` and an `SqlSink`.
  * A record either of those operators would refuse is dead-lettered with the same rejection.
  *
  * Why: in the default chain the main thread is the bottleneck (the Kafka client, batching and

@@ -1,6 +1,6 @@
 /**
  * Encodes each document's text (`title`, `body`, `url`) as UTF-8 once it is final, before
- * batching; `MysqlSink` sends those bytes as they are.
+ * batching; `SqlSink` sends those bytes as they are to MySQL.
  *
  * Why: records wait in batches and on the database for tens of milliseconds, and every
  * young-generation collection meanwhile copies their strings; as Buffers the text lies outside

@@ -242,8 +242,9 @@ export const createPipeline = async (config: PipelineConfig): Promise<Pipeline> 
     const own = sink as SqlSink<InputDataDocument>;
     const mysql = own.dialect.name === 'mysql';
     // With nothing of the user's between decoding and writing, a worker thread decodes,
-    // checks and encodes, and the main thread keeps the rest (see decodeDocumentsInWorker).
-    if (mysql && !config.transform && config.decodeInWorker !== false && versionField === undefined) {
+    // checks and encodes, and the main thread keeps the rest (see decodeDocumentsInWorker);
+    // for the drivers that bind strings, the sink turns the bytes back into text.
+    if (!config.transform && config.decodeInWorker !== false && versionField === undefined) {
       return withDeletes(values.pipe(decodeDocumentsInWorker({ deadLetter: countingDeadLetter }))).pipe(
         batch<EncodedDocument | Deletion>(config.batch),
         bulkInsert(own, writing),

@@ -3,9 +3,9 @@
  *
  * @example
  * ```ts
- * import { createKnex, MysqlSink } from 'docpipe/sinks';
+ * import { createKnex, INPUT_DATA, SqlSink } from 'docpipe/sinks';
  * const knex = createKnex({ host: '127.0.0.1', port: 3306, user: 'docpipe', password: 'docpipe', database: 'docpipe' }, 4);
- * const sink = await MysqlSink.open(knex);
+ * const sink = await SqlSink.open(knex, { mapping: INPUT_DATA });
  * ```
  */
 import knexFactory, { type Knex } from 'knex';

@@ -3,7 +3,7 @@
  *
  * @example
  * ```ts
- * import { createPostgresKnex } from './createPostgresKnex.js';
+ * import { createPostgresKnex } from 'docpipe/sinks';
  * const knex = createPostgresKnex({ client: 'postgresql', host: '127.0.0.1', port: 5432, user: 'docpipe', password: 'docpipe', database: 'docpipe' }, 4);
  * console.log((await knex.raw('SELECT version()')).rows[0]);
  * await knex.destroy();

@@ -475,7 +475,12 @@ export class SqlSink<T> implements RecordSink<SqlSinkRecord<T>> {
   }
 }
 
-const describe = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+/** An error before the dialect is known: its driver code (ER_ACCESS_DENIED_ERROR, 28P01, ECONNREFUSED…) and message. */
+const describe = (err: unknown): string => {
+  const e = err as { code?: unknown; message?: unknown };
+  const message = typeof e.message === 'string' ? e.message : String(err);
+  return typeof e.code === 'string' && !message.includes(e.code) ? `${e.code}: ${message}` : message;
+};
 
 const describeVersion = (v: RowVersion): string =>
   v.external !== null ? `version ${v.external}` : `${v.topic ?? '?'}[${v.partition}]@${v.offset} at ${v.timestamp ?? 'unknown time'}`;

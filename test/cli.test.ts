@@ -107,7 +107,7 @@ t.test('run: a bad config file or flag stops at once with the key named and exit
   t.match(unknown.stderr, /unknown config key "kafka.grupId"/);
   const port = await docpipe(['run', '--config', join(dir, 'port.yaml')]);
   t.equal(port.code, 2);
-  t.match(port.stderr, /config key "db.port" must be a TCP port number \(1-65535\), got "many"/);
+  t.match(port.stderr, /config key "db.port" must be a TCP port number \(1-65535\), or 0 for the client's own, got "many"/);
   const flag = await docpipe(['run', '--sink-concurrency', 'lots']);
   t.equal(flag.code, 2);
   t.match(flag.stderr, /--sink-concurrency must be a whole number greater than 0, got "lots"/);

@@ -55,7 +55,7 @@ t.test('every bad value names its key and the expected form', async (t) => {
   });
   t.match(
     errorOf(() => resolveRunSettings({ file: join(dir, 'wrong-type.yaml'), env: {} }))?.message,
-    'config key "db.port" must be a TCP port number (1-65535), got "3306x"',
+    'config key "db.port" must be a TCP port number (1-65535), or 0 for the client\'s own, got "3306x"',
   );
   t.match(errorOf(() => resolveRunSettings({ file: join(dir, 'unknown.yaml'), env: {} }))?.message, /unknown config key "kafka.grupId"/);
   t.match(errorOf(() => resolveRunSettings({ file: join(dir, 'typo.yaml'), env: {} }))?.message, /did you mean kafka.groupId\?/);
@@ -67,5 +67,5 @@ t.test('every bad value names its key and the expected form', async (t) => {
   t.equal(errorOf(() => resolveRunSettings({ env: { DOCPIPE_TOPICS: 'ok,bad topic' } }))?.key, 'DOCPIPE_TOPICS');
   t.equal(errorOf(() => resolveRunSettings({ env: { DOCPIPE_AUTO_MIGRATE: 'maybe' } }))?.key, 'DOCPIPE_AUTO_MIGRATE');
   t.equal(errorOf(() => resolveRunSettings({ env: {}, flags: { 'max-inflight-records': '-5' } }))?.key, '--max-inflight-records');
-  t.match(errorOf(() => resolveRunSettings({ env: {}, flags: { table: 'drop table;' } }))?.message, "--table must be 1-64 letters, digits or '_'");
+  t.match(errorOf(() => resolveRunSettings({ env: {}, flags: { table: 'drop table;' } }))?.message, "--table must be 1-64 letters, digits, '_' or ${topic}");
 });

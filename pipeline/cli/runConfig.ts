@@ -15,7 +15,7 @@ import { ConfigError, type Connection, type RunSettings } from './env.js';
 import { parseMapping } from './mappingConfig.js';
 import type { Database } from '../../sinks/database.js';
 
-type Kind = 'string' | 'password' | 'topics' | 'table' | 'field' | 'port' | 'portOrOff' | 'positive' | 'boolean' | 'rdkafka' | 'client' | 'mapping';
+type Kind = 'string' | 'password' | 'topics' | 'table' | 'field' | 'port' | 'portOrOff' | 'positive' | 'boolean' | 'rdkafka' | 'client' | 'mapping' | 'dbPort';
 
 interface Setting {
   /** Path in the config file, e.g. `db.host`. */
@@ -42,7 +42,7 @@ export const SETTINGS: readonly Setting[] = [
     describe: 'the database: mysql (MySQL/MariaDB), postgresql or sqlite',
   },
   { key: 'db.host', env: 'DOCPIPE_DB_HOST', flag: 'db-host', kind: 'string', default: '127.0.0.1', describe: 'database host' },
-  { key: 'db.port', env: 'DOCPIPE_DB_PORT', flag: 'db-port', kind: 'portOrOff', default: 0, describe: "database port (0: the client's own, 3306 or 5432)" },
+  { key: 'db.port', env: 'DOCPIPE_DB_PORT', flag: 'db-port', kind: 'dbPort', default: 0, describe: "database port (0: the client's own, 3306 or 5432)" },
   { key: 'db.user', env: 'DOCPIPE_DB_USER', flag: 'db-user', kind: 'string', default: 'docpipe', describe: 'database user' },
   { key: 'db.password', env: 'DOCPIPE_DB_PASSWORD', flag: 'db-password', kind: 'password', default: 'docpipe', describe: 'database password' },
   { key: 'db.database', env: 'DOCPIPE_DB_NAME', flag: 'db-name', kind: 'string', default: 'docpipe', describe: 'database name' },
@@ -166,6 +166,7 @@ const EXPECTED: Record<Kind, string> = {
   field: "a top-level field name of the document (letters, digits or '_', not starting with a digit), or '' for none",
   port: 'a TCP port number (1-65535)',
   portOrOff: 'a TCP port number (1-65535), or 0 for none',
+  dbPort: "a TCP port number (1-65535), or 0 for the client's own",
   positive: 'a whole number greater than 0',
   boolean: 'true or false',
   rdkafka: 'an object of librdkafka settings with string, number or boolean values, e.g. {"session.timeout.ms": 6000}',
@@ -215,9 +216,10 @@ const convert = (s: Setting, name: string, value: unknown, fromText: boolean): u
     }
     case 'port':
     case 'portOrOff':
+    case 'dbPort':
     case 'positive': {
       const n = fromText && typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
-      const min = s.kind === 'portOrOff' ? 0 : 1;
+      const min = s.kind === 'portOrOff' || s.kind === 'dbPort' ? 0 : 1;
       if (typeof n !== 'number' || !Number.isInteger(n) || n < min || (s.kind !== 'positive' && n > 65535)) return bad();
       return n;
     }

@@ -15,7 +15,7 @@
  */
 export type EncodedText = Buffer | string;
 
-/** A document whose text is UTF-8 bytes: the form `MysqlSink` writes without converting. */
+/** A document whose text is UTF-8 bytes: the form `SqlSink` writes to MySQL without converting. */
 export interface EncodedDocument {
   readonly doc_id: bigint;
   readonly title: EncodedText;
