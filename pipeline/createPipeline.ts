@@ -23,6 +23,7 @@ import type { Envelope } from './core/envelope.js';
 import type { DeadLetter } from './core/rejections.js';
 import { InFlightBudget, type BudgetLimits } from './core/inFlightBudget.js';
 import { KafkaSource, type RdKafkaSettings } from './kafka/kafkaSource.js';
+import type { GroupProtocol } from './kafka/consumerSettings.js';
 import { silentLogger } from './core/silentLogger.js';
 import { openDatabase, type Database } from '../sinks/database.js';
 import { batch, type BatchOptions } from '../operators/batch.js';
@@ -50,6 +51,13 @@ export interface PipelineConfig {
     rdkafka?: RdKafkaSettings;
     /** Dead-letter topic for a source topic (default `<topic>.dlq`). */
     deadLetterTopic?: (topic: string) => string;
+    /**
+     * Static membership: a stable id for this member (a StatefulSet pod's or a compose
+     * service's host name), so that a restarted member takes its partitions back at once.
+     */
+    instanceId?: string;
+    /** `classic` (default: cooperative-sticky assignment) or `consumer` (KIP-848, the broker assigns). */
+    groupProtocol?: GroupProtocol;
   };
   /**
    * A MySQL/MariaDB server, `{ client: 'postgresql', … }` for PostgreSQL, or
@@ -75,6 +83,8 @@ export interface PipelineConfig {
   /** How long a graceful stop may take before in-flight work is abandoned (default 30 s). */
   drainTimeoutMs?: number;
   retry?: { initialDelayMs?: number; maxDelayMs?: number; maxRetries?: number };
+  /** How long the database may fail a batch with transient errors before the pipeline stops (default 5 minutes). */
+  outageTimeoutMs?: number;
   /**
    * An operator of yours, run on validated documents before batching. It is given the
    * pipeline's dead-letter writer for records it refuses.
@@ -158,6 +168,7 @@ export const createPipeline = async (config: PipelineConfig): Promise<Pipeline> 
       ...(config.table !== undefined && { table: config.table }),
       ...(config.autoMigrate !== undefined && { autoMigrate: config.autoMigrate }),
       ...(config.retry && { retry: config.retry }),
+      ...(config.outageTimeoutMs !== undefined && { outageTimeoutMs: config.outageTimeoutMs }),
       ...(config.logger && { logger: config.logger }),
       topics: config.kafka.topics,
       versionRule: versionField === undefined ? ('position' as const) : ('external' as const),
@@ -193,6 +204,8 @@ export const createPipeline = async (config: PipelineConfig): Promise<Pipeline> 
     ...(config.commitIntervalMs !== undefined && { commitIntervalMs: config.commitIntervalMs }),
     ...(config.revokeTimeoutMs !== undefined && { revokeTimeoutMs: config.revokeTimeoutMs }),
     ...(config.kafka.rdkafka && { rdkafka: config.kafka.rdkafka }),
+    ...(config.kafka.instanceId !== undefined && { instanceId: config.kafka.instanceId }),
+    ...(config.kafka.groupProtocol !== undefined && { groupProtocol: config.kafka.groupProtocol }),
     ...(config.logger && { logger: config.logger }),
   });
 

@@ -16,6 +16,7 @@ export type ErrorKind = 'transient' | 'record' | 'fatal';
 
 const TRANSIENT_ERRNO = new Set([
   1040, // too many connections
+  1047, // unknown command: a Galera node not ready (WSREP has not yet prepared node for application use)
   1053, // server shutdown in progress
   1158,
   1159,
@@ -23,6 +24,11 @@ const TRANSIENT_ERRNO = new Set([
   1161, // network read/write errors and timeouts
   1205, // lock wait timeout
   1213, // deadlock
+  1290, // --read-only: a primary demoted in a failover
+  1792, // cannot execute in a read-only transaction
+  1836, // running in read-only mode
+  1969, // statement timeout (MariaDB max_statement_time)
+  3024, // query timeout (MySQL max_execution_time)
   1317, // query interrupted
   1927, // connection killed (MariaDB)
   2002,
@@ -40,6 +46,8 @@ const TRANSIENT_CODE = new Set([
   'EHOSTUNREACH',
   'ENETUNREACH',
   'EAI_AGAIN',
+  // A database host being rescheduled has no address for a while.
+  'ENOTFOUND',
   'PROTOCOL_CONNECTION_LOST',
   'PROTOCOL_SEQUENCE_TIMEOUT',
   'PROTOCOL_ENQUEUE_AFTER_FATAL_ERROR',

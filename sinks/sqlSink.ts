@@ -39,7 +39,7 @@ import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Envelope } from '../pipeline/core/envelope.js';
 import { silentLogger } from '../pipeline/core/silentLogger.js';
-import { retry } from '../pipeline/core/retry.js';
+import { retry, RetriesExceededError } from '../pipeline/core/retry.js';
 import { RecordError, type Rejection } from '../pipeline/core/rejections.js';
 import { FatalSinkError, type RecordSink, type SinkRejection, type SinkResult } from '../pipeline/core/recordSink.js';
 import { isDeletion, type Deletion } from '../pipeline/core/documentVersion.js';
@@ -62,6 +62,11 @@ export interface SqlSinkOptions<T> {
   /** Target size of one statement (capped below the server's packet limit). */
   chunkBytes?: number;
   retry?: { initialDelayMs?: number; maxDelayMs?: number; maxRetries?: number };
+  /**
+   * How long a batch may meet transient errors (an outage, a failover, a read-only server)
+   * before the sink gives up with a fatal error (default 5 minutes).
+   */
+  outageTimeoutMs?: number;
   /** Which version of a document is newer: its Kafka position (default) or its own (`versionOf`). */
   versionRule?: VersionRule;
   /** A document's own version, for the external rule (default: its `version` field when that is a bigint). */
@@ -81,6 +86,9 @@ interface Pending<T> {
   readonly row: PlannedRow;
   readonly sortKey: bigint | string;
 }
+
+/** How long transient errors are retried by default before the sink gives up. */
+export const DEFAULT_OUTAGE_TIMEOUT_MS = 5 * 60_000;
 
 /** Bytes a row adds to a statement besides its values (length prefixes, types, bookkeeping). */
 const ROW_OVERHEAD = 96;
@@ -364,12 +372,19 @@ export class SqlSink<T> implements RecordSink<SqlSinkRecord<T>> {
       initialDelayMs: r.initialDelayMs ?? 200,
       maxDelayMs: r.maxDelayMs ?? 10_000,
       maxRetries: r.maxRetries ?? Infinity,
+      maxElapsedMs: this.options.outageTimeoutMs ?? DEFAULT_OUTAGE_TIMEOUT_MS,
       onRetry: (err, attempt, delayMs) =>
         this.log.warn(
           { table: plan.table, attempt, delayMs, rows: rows.length, err: this.dialect.describe(err) },
           'transient database error; retrying the batch',
         ),
     }).catch((err: unknown) => {
+      if (err instanceof RetriesExceededError && err.elapsedMs >= (this.options.outageTimeoutMs ?? DEFAULT_OUTAGE_TIMEOUT_MS)) {
+        throw new FatalSinkError(
+          `writing to ${plan.table} has failed for ${Math.round(err.elapsedMs / 1000)} s, the outage timeout (outageTimeoutMs); last error: ${this.dialect.describe(err.cause)}`,
+          { cause: err },
+        );
+      }
       const kind = this.dialect.classify(err);
       if (kind === 'record') throw new RecordRejected('data error', { cause: err });
       if (err instanceof FatalSinkError) throw err;

@@ -38,6 +38,10 @@ export class ConfigError extends Error {
 export interface RunSettings extends Connection {
   topics: string[];
   groupId: string;
+  /** Static membership id; undefined for none. */
+  instanceId: string | undefined;
+  groupProtocol: 'classic' | 'consumer';
+  outageTimeoutMs: number;
   table: string;
   /** Your table's key and columns; undefined for docpipe's own documents into input_data's shape. */
   mapping: TableMapping<Record<string, unknown>> | undefined;

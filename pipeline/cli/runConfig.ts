@@ -15,7 +15,22 @@ import { ConfigError, type Connection, type RunSettings } from './env.js';
 import { parseMapping } from './mappingConfig.js';
 import type { Database } from '../../sinks/database.js';
 
-type Kind = 'string' | 'password' | 'topics' | 'table' | 'field' | 'port' | 'portOrOff' | 'positive' | 'boolean' | 'rdkafka' | 'client' | 'mapping' | 'dbPort';
+type Kind =
+  | 'string'
+  | 'password'
+  | 'topics'
+  | 'table'
+  | 'field'
+  | 'port'
+  | 'portOrOff'
+  | 'positive'
+  | 'boolean'
+  | 'rdkafka'
+  | 'client'
+  | 'mapping'
+  | 'dbPort'
+  | 'protocol'
+  | 'instanceId';
 
 interface Setting {
   /** Path in the config file, e.g. `db.host`. */
@@ -32,6 +47,22 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'kafka.brokers', env: 'DOCPIPE_KAFKA_BROKERS', flag: 'brokers', kind: 'string', default: '127.0.0.1:9092', describe: 'Kafka bootstrap servers' },
   { key: 'kafka.topics', env: 'DOCPIPE_TOPICS', flag: 'topics', kind: 'topics', default: ['documents'], describe: 'topics to consume (comma-separated)' },
   { key: 'kafka.groupId', env: 'DOCPIPE_GROUP_ID', flag: 'group-id', kind: 'string', default: 'docpipe', describe: 'consumer group' },
+  {
+    key: 'kafka.instanceId',
+    env: 'DOCPIPE_INSTANCE_ID',
+    flag: 'instance-id',
+    kind: 'instanceId',
+    default: '',
+    describe: "static membership: this member's stable id in the group (e.g. the pod's name); '' for none",
+  },
+  {
+    key: 'kafka.groupProtocol',
+    env: 'DOCPIPE_GROUP_PROTOCOL',
+    flag: 'group-protocol',
+    kind: 'protocol',
+    default: 'classic',
+    describe: 'consumer group protocol: classic (cooperative-sticky) or consumer (KIP-848)',
+  },
   { key: 'kafka.rdkafka', env: 'DOCPIPE_RDKAFKA', flag: 'rdkafka', kind: 'rdkafka', default: {}, describe: 'librdkafka settings (JSON object), e.g. SASL/SSL' },
   {
     key: 'db.client',
@@ -61,6 +92,14 @@ export const SETTINGS: readonly Setting[] = [
     kind: 'string',
     default: 'docpipe.db',
     describe: 'the SQLite database file (db.client sqlite)',
+  },
+  {
+    key: 'db.outageTimeoutMs',
+    env: 'DOCPIPE_DB_OUTAGE_TIMEOUT_MS',
+    flag: 'db-outage-timeout-ms',
+    kind: 'positive',
+    default: 300_000,
+    describe: 'how long the database may fail writes with transient errors (outage, failover, read-only) before docpipe stops',
   },
   {
     key: 'table',
@@ -167,6 +206,8 @@ const EXPECTED: Record<Kind, string> = {
   port: 'a TCP port number (1-65535)',
   portOrOff: 'a TCP port number (1-65535), or 0 for none',
   dbPort: "a TCP port number (1-65535), or 0 for the client's own",
+  protocol: 'classic or consumer',
+  instanceId: "1-249 letters, digits, '.', '_' or '-', or '' for none",
   positive: 'a whole number greater than 0',
   boolean: 'true or false',
   rdkafka: 'an object of librdkafka settings with string, number or boolean values, e.g. {"session.timeout.ms": 6000}',
@@ -184,6 +225,10 @@ const convert = (s: Setting, name: string, value: unknown, fromText: boolean): u
       return typeof value === 'string' ? value : bad();
     case 'table':
       return typeof value === 'string' && /^(?:[A-Za-z0-9_]|\$\{topic\})+$/.test(value) && value.replaceAll('${topic}', 'x').length <= 64 ? value : bad();
+    case 'protocol':
+      return value === 'classic' || value === 'consumer' ? value : bad();
+    case 'instanceId':
+      return typeof value === 'string' && /^[A-Za-z0-9._-]{0,249}$/.test(value) ? value : bad();
     case 'client':
       if (value === 'mariadb') return 'mysql';
       return value === 'mysql' || value === 'postgresql' || value === 'sqlite' ? value : bad();
@@ -369,6 +414,9 @@ export const resolveRunSettings = (sources: SettingSources): RunSettings => {
     ...connectionOf(lookup),
     topics: get('kafka.topics'),
     groupId: get('kafka.groupId'),
+    instanceId: get<string>('kafka.instanceId') || undefined,
+    groupProtocol: get('kafka.groupProtocol'),
+    outageTimeoutMs: get('db.outageTimeoutMs'),
     table: get('table'),
     mapping: get('mapping'),
     autoMigrate: get('autoMigrate'),

@@ -17,6 +17,8 @@ export interface RetryOptions {
   maxDelayMs?: number;
   /** Attempts after the first; Infinity to wait out any outage. */
   maxRetries?: number;
+  /** How long after the first failure retrying goes on (default: no limit). */
+  maxElapsedMs?: number;
   onRetry?: (error: unknown, attempt: number, delayMs: number) => void;
   signal?: AbortSignal;
   /** For tests: where randomness comes from. */
@@ -27,6 +29,8 @@ export class RetriesExceededError extends Error {
   constructor(
     readonly attempts: number,
     override readonly cause: unknown,
+    /** Time from the first failure to giving up. */
+    readonly elapsedMs = 0,
   ) {
     super(`gave up after ${attempts} attempts: ${cause instanceof Error ? cause.message : String(cause)}`);
     this.name = 'RetriesExceededError';
@@ -56,13 +60,18 @@ export const retry = async <T>(operation: () => Promise<T>, options: RetryOption
   const max = options.maxDelayMs ?? 10_000;
   const maxRetries = options.maxRetries ?? Infinity;
   const random = options.random ?? Math.random;
+  const maxElapsed = options.maxElapsedMs ?? Infinity;
+  let firstFailure: number | undefined;
   for (let attempt = 1; ; attempt++) {
     try {
       return await operation();
     } catch (error) {
       if (!options.isTransient(error)) throw error;
-      if (attempt > maxRetries) throw new RetriesExceededError(attempt, error);
-      const delay = backoffDelay(attempt, initial, max, random);
+      firstFailure ??= Date.now();
+      const elapsed = Date.now() - firstFailure;
+      if (attempt > maxRetries || elapsed >= maxElapsed) throw new RetriesExceededError(attempt, error, elapsed);
+      // The last wait ends at the limit, so that giving up comes on time, not a backoff later.
+      const delay = Math.min(backoffDelay(attempt, initial, max, random), maxElapsed - elapsed);
       options.onRetry?.(error, attempt, delay);
       await sleep(delay, options.signal);
     }

@@ -33,9 +33,24 @@ export interface ConsumerSettings {
   groupId: string;
   /** The in-flight budget's limits, which librdkafka's own prefetch is sized from. */
   limits: BudgetLimits;
+  /**
+   * Static membership (`group.instance.id`): a member restarted under the same id takes its
+   * partitions back at once, without a rebalance, instead of waiting out its session timeout.
+   */
+  instanceId?: string | undefined;
+  /** The group protocol: `classic` (default) or `consumer`, KIP-848's, where the broker assigns. */
+  groupProtocol?: GroupProtocol | undefined;
   /** librdkafka settings, passed through last (so they win). */
   rdkafka?: RdKafkaSettings | undefined;
 }
+
+export type GroupProtocol = 'classic' | 'consumer';
+
+/** The group settings of a protocol: KIP-848's refuses a client-side assignment strategy (the broker assigns). */
+export const groupSettings = (protocol: GroupProtocol, instanceId: string | undefined): RdKafkaSettings => ({
+  ...(protocol === 'consumer' ? { 'group.protocol': 'consumer' } : { 'partition.assignment.strategy': 'cooperative-sticky' }),
+  ...(instanceId !== undefined && { 'group.instance.id': instanceId }),
+});
 
 /** What the consumer reports to its owner. */
 export interface ConsumerHandlers {
@@ -59,7 +74,7 @@ export const createConsumer = (s: ConsumerSettings, on: ConsumerHandlers, log: L
       'client.id': 'docpipe',
       'enable.auto.commit': false,
       'enable.auto.offset.store': false,
-      'partition.assignment.strategy': 'cooperative-sticky',
+      ...groupSettings(s.groupProtocol ?? 'classic', s.instanceId),
       // librdkafka prefetches on its own; cap it so the budget, not librdkafka, bounds memory.
       'queued.max.messages.kbytes': queueKBytes,
       'queued.min.messages': Math.max(1000, s.limits.maxRecords),

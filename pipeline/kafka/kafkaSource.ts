@@ -37,7 +37,7 @@ import type { InFlightBudget } from '../core/inFlightBudget.js';
 import { OffsetTracker, type TopicPartition } from '../core/offsetTracker.js';
 import { silentLogger } from '../core/silentLogger.js';
 import { Commits } from './commits.js';
-import { createConsumer, type Consumer, type RdKafkaSettings } from './consumerSettings.js';
+import { createConsumer, type Consumer, type GroupProtocol, type RdKafkaSettings } from './consumerSettings.js';
 import { updateLag, type PartitionLag } from './consumerStats.js';
 import { FlowControl } from './flowControl.js';
 import { IdleWaiters } from './idleWaiters.js';
@@ -69,6 +69,10 @@ export interface KafkaSourceOptions {
   revokeTimeoutMs?: number;
   /** How long connecting may take before the broker is reported unreachable. */
   connectTimeoutMs?: number;
+  /** Static membership: this member's stable id in the group (`group.instance.id`). */
+  instanceId?: string;
+  /** `classic` (default, cooperative-sticky) or `consumer` (KIP-848). */
+  groupProtocol?: GroupProtocol;
   /** librdkafka settings, passed through last (so they win). */
   rdkafka?: RdKafkaSettings;
   logger?: Logger;
@@ -187,7 +191,7 @@ export class KafkaSource {
   private async start(subscriber: Subscriber<Envelope<Buffer | null>>): Promise<void> {
     const o = this.options;
     const consumer = createConsumer(
-      { brokers: o.brokers, groupId: o.groupId, limits: o.budget.limits, rdkafka: o.rdkafka },
+      { brokers: o.brokers, groupId: o.groupId, limits: o.budget.limits, instanceId: o.instanceId, groupProtocol: o.groupProtocol, rdkafka: o.rdkafka },
       {
         rebalance: (err, assignment) => this.rebalance.onRebalance(err, assignment),
         commitResult: (err, positions) => this.commits.onCommitResult(err, positions),

@@ -8,6 +8,7 @@
  * DOCPIPE_TOPICS=documents docpipe run
  * ```
  */
+import { releaseEarlySignals } from '../earlySignals.js';
 import { createLogger, flushLogsSync } from '../logger.js';
 import { resolveRunSettings } from '../runConfig.js';
 import { createPipeline } from '../../createPipeline.js';
@@ -47,9 +48,18 @@ export const runCommand = async (options: { config?: string | undefined; flags: 
   };
   process.once('SIGTERM', duringStartup);
   process.once('SIGINT', duringStartup);
+  releaseEarlySignals();
   const pipeline = await createPipeline({
     onBatch: operations.observeBatch,
-    kafka: { brokers: settings.kafkaBrokers, groupId: settings.groupId, topics: settings.topics, rdkafka: settings.rdkafka },
+    kafka: {
+      brokers: settings.kafkaBrokers,
+      groupId: settings.groupId,
+      topics: settings.topics,
+      rdkafka: settings.rdkafka,
+      groupProtocol: settings.groupProtocol,
+      ...(settings.instanceId !== undefined && { instanceId: settings.instanceId }),
+    },
+    outageTimeoutMs: settings.outageTimeoutMs,
     db: settings.target,
     table: settings.table,
     ...(settings.mapping && { mapping: settings.mapping }),
@@ -117,6 +127,9 @@ export const runCommand = async (options: { config?: string | undefined; flags: 
       logger.warn('exiting without closing the Kafka clients');
       flushLogsSync(logger);
       process.removeAllListeners('SIGTERM');
+      // As PID 1 (a container without an init) the kernel drops a signal the process does
+      // not handle, so it would never end: it exits with the status such a signal gives.
+      if (process.pid === 1) process.exit(143);
       process.kill(process.pid, 'SIGTERM');
     }
   }
