@@ -30,6 +30,8 @@ export interface BatchWritten {
   /** Records not written because their document has a newer version, by topic. */
   stale: number;
   staleByTopic: ReadonlyMap<string, number>;
+  /** Records given up because every partition of the batch was revoked while it retried (their next owner writes them). */
+  revoked: number;
   bytes: number;
   ms: number;
 }
@@ -37,7 +39,26 @@ export interface BatchWritten {
 export const bulkInsert = <T>(sink: RecordSink<T>, options: BulkInsertOptions): OperatorFunction<Batch<T>, BatchWritten> =>
   mergeMap(async (b: Batch<T>) => {
     const started = performance.now();
-    const result = await sink.write(b.records);
+    const released = whenAllReleased(b.records);
+    let result;
+    try {
+      result = await sink.write(b.records, released ? { signal: released } : {});
+    } catch (err) {
+      if (!released?.aborted) throw err;
+      // Their partitions are another member's now: done here frees the budget without moving a
+      // commit (see the offset tracker), and the new owner writes them again.
+      for (const record of b.records) record.done();
+      return {
+        records: b.records.length,
+        written: 0,
+        rejected: 0,
+        stale: 0,
+        staleByTopic: new Map<string, number>(),
+        revoked: b.records.length,
+        bytes: b.bytes,
+        ms: performance.now() - started,
+      };
+    }
     const refused = new Set<Envelope<T>>();
     for (const { record, rejection } of result.rejected) {
       refused.add(record);
@@ -52,7 +73,27 @@ export const bulkInsert = <T>(sink: RecordSink<T>, options: BulkInsertOptions): 
       rejected: refused.size,
       stale: result.stale?.length ?? 0,
       staleByTopic,
+      revoked: 0,
       bytes: b.bytes,
       ms: performance.now() - started,
     };
   }, options.concurrency ?? 2);
+
+/** A signal aborted once every record's partition is released; undefined if a record has no such signal. */
+const whenAllReleased = (records: readonly Envelope<unknown>[]): AbortSignal | undefined => {
+  const signals = new Set<AbortSignal>();
+  for (const r of records) {
+    if (!r.released) return undefined;
+    signals.add(r.released);
+  }
+  if (signals.size === 0) return undefined;
+  if (signals.size === 1) return signals.values().next().value;
+  const all = new AbortController();
+  let left = signals.size;
+  for (const s of signals) {
+    if (s.aborted) left--;
+    else s.addEventListener('abort', () => --left === 0 && all.abort(s.reason), { once: true });
+  }
+  if (left === 0) all.abort([...signals][0]!.reason);
+  return all.signal;
+};

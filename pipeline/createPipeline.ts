@@ -353,10 +353,11 @@ export const createPipeline = async (config: PipelineConfig): Promise<Pipeline> 
   const subscription = chain.subscribe({
     next: (r) => {
       stats.batches++;
-      stats.recordsWritten += r.records - r.rejected - r.stale;
+      stats.recordsWritten += r.records - r.rejected - r.stale - r.revoked;
       stats.recordsStale += r.stale;
       for (const [topic, n] of r.staleByTopic) staleByTopic.set(topic, (staleByTopic.get(topic) ?? 0) + n);
       stats.rowsWritten += r.written;
+      if (r.revoked > 0) log.warn({ records: r.revoked }, 'a batch retrying for revoked partitions was given up; their next owner writes them');
       lastProgressAt = Date.now();
       config.onBatch?.(r);
       log.debug({ records: r.records, rows: r.written, rejected: r.rejected, ms: Math.round(r.ms) }, 'batch written');

@@ -177,8 +177,9 @@ export class SqlSink<T> implements RecordSink<SqlSinkRecord<T>> {
     return [...this.plans.keys()];
   }
 
-  async write(records: readonly Envelope<SqlSinkRecord<T>>[]): Promise<SinkResult<SqlSinkRecord<T>>> {
-    if (this.fixedTable !== undefined) return this.writeTable(this.fixedTable, records);
+  async write(records: readonly Envelope<SqlSinkRecord<T>>[], options: { signal?: AbortSignal } = {}): Promise<SinkResult<SqlSinkRecord<T>>> {
+    const { signal } = options;
+    if (this.fixedTable !== undefined) return this.writeTable(this.fixedTable, records, signal);
     const byTable = new Map<string, Envelope<SqlSinkRecord<T>>[]>();
     const rejected: SinkRejection<SqlSinkRecord<T>>[] = [];
     for (const record of records) {
@@ -197,7 +198,7 @@ export class SqlSink<T> implements RecordSink<SqlSinkRecord<T>> {
     const stale: Envelope<SqlSinkRecord<T>>[] = [];
     // One table after another: the batch's connection budget is the pool's, shared by batches.
     for (const [table, group] of byTable) {
-      const r = await this.writeTable(table, group);
+      const r = await this.writeTable(table, group, signal);
       written += r.written;
       rejected.push(...r.rejected);
       stale.push(...(r.stale ?? []));
@@ -247,7 +248,7 @@ export class SqlSink<T> implements RecordSink<SqlSinkRecord<T>> {
     };
   }
 
-  private async writeTable(table: string, records: readonly Envelope<SqlSinkRecord<T>>[]): Promise<SinkResult<SqlSinkRecord<T>>> {
+  private async writeTable(table: string, records: readonly Envelope<SqlSinkRecord<T>>[], signal?: AbortSignal): Promise<SinkResult<SqlSinkRecord<T>>> {
     const plan = await this.plan(table);
     const rejected: SinkRejection<SqlSinkRecord<T>>[] = [];
     const stale: Envelope<SqlSinkRecord<T>>[] = [];
@@ -284,7 +285,7 @@ export class SqlSink<T> implements RecordSink<SqlSinkRecord<T>> {
     const rows = [...latest.values()].sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0));
     const refused: { keyText: string; rejection: SinkRejection<SqlSinkRecord<T>> }[] = [];
     const refusedAsStale: Pending<T>[] = [];
-    const written = await this.writeIsolating(plan, rows, refused, refusedAsStale);
+    const written = await this.writeIsolating(plan, rows, refused, refusedAsStale, signal);
     // An older version is done only if its replacement is: when the database refuses the
     // newer one, the older ones go to the dead-letter topic with it rather than vanish.
     for (const r of refused) {
@@ -341,10 +342,11 @@ export class SqlSink<T> implements RecordSink<SqlSinkRecord<T>> {
     rows: Pending<T>[],
     rejected: { keyText: string; rejection: SinkRejection<SqlSinkRecord<T>> }[],
     stale: Pending<T>[],
+    signal: AbortSignal | undefined,
   ): Promise<number> {
     if (rows.length === 0) return 0;
     try {
-      const refused = await this.writeWithRetry(plan, rows);
+      const refused = await this.writeWithRetry(plan, rows, signal);
       stale.push(...refused);
       return rows.length - refused.length;
     } catch (err) {
@@ -361,11 +363,14 @@ export class SqlSink<T> implements RecordSink<SqlSinkRecord<T>> {
         return 0;
       }
       const mid = rows.length >>> 1;
-      return (await this.writeIsolating(plan, rows.slice(0, mid), rejected, stale)) + (await this.writeIsolating(plan, rows.slice(mid), rejected, stale));
+      return (
+        (await this.writeIsolating(plan, rows.slice(0, mid), rejected, stale, signal)) +
+        (await this.writeIsolating(plan, rows.slice(mid), rejected, stale, signal))
+      );
     }
   }
 
-  private writeWithRetry(plan: TablePlan, rows: Pending<T>[]): Promise<Pending<T>[]> {
+  private writeWithRetry(plan: TablePlan, rows: Pending<T>[], signal: AbortSignal | undefined): Promise<Pending<T>[]> {
     const r = this.options.retry ?? {};
     return retry(() => this.transaction(plan, rows), {
       isTransient: (err) => this.dialect.classify(err) === 'transient',
@@ -373,12 +378,15 @@ export class SqlSink<T> implements RecordSink<SqlSinkRecord<T>> {
       maxDelayMs: r.maxDelayMs ?? 10_000,
       maxRetries: r.maxRetries ?? Infinity,
       maxElapsedMs: this.options.outageTimeoutMs ?? DEFAULT_OUTAGE_TIMEOUT_MS,
+      ...(signal && { signal }),
       onRetry: (err, attempt, delayMs) =>
         this.log.warn(
           { table: plan.table, attempt, delayMs, rows: rows.length, err: this.dialect.describe(err) },
           'transient database error; retrying the batch',
         ),
     }).catch((err: unknown) => {
+      // No one wants this write any more (its partitions were revoked): not the database's fault.
+      if (signal?.aborted) throw signal.reason;
       if (err instanceof RetriesExceededError && err.elapsedMs >= (this.options.outageTimeoutMs ?? DEFAULT_OUTAGE_TIMEOUT_MS)) {
         throw new FatalSinkError(
           `writing to ${plan.table} has failed for ${Math.round(err.elapsedMs / 1000)} s, the outage timeout (outageTimeoutMs); last error: ${this.dialect.describe(err.cause)}`,

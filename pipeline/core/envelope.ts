@@ -32,6 +32,12 @@ export interface Envelope<T> {
    * Idempotent. Only done records let the committed offset move past them.
    */
   readonly done: () => void;
+  /**
+   * Aborted once the record's partition is revoked from this member (its next owner reads it
+   * again), so that a write still retrying for it can give up and free its budget. Absent for
+   * records that no consumer group owns.
+   */
+  readonly released?: AbortSignal;
 }
 
 /** The same record with another payload. */

@@ -29,6 +29,17 @@ export interface CommitPosition extends TopicPartition {
 
 /** State of one owned partition. A new object per assignment, so acks from an earlier
  * assignment of the same partition can be recognised and ignored. */
+/** Why work on a record stopped: its partition went to another member, which reads it again. */
+export class PartitionReleasedError extends Error {
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+  ) {
+    super(`${topic}[${partition}] was revoked; its next owner reads these records again`);
+    this.name = 'PartitionReleasedError';
+  }
+}
+
 class PartitionState {
   /** Handed-out offsets not yet passed by the commit position, in order. */
   readonly pending: number[] = [];
@@ -44,6 +55,8 @@ class PartitionState {
   sent = -1;
   owned = true;
   inFlight = 0;
+  /** Aborted when this member lets go of the partition: work on its records is no one's wish then. */
+  readonly release = new AbortController();
 
   constructor(
     readonly topic: string,
@@ -99,9 +112,17 @@ export class OffsetTracker {
     for (const { topic, partition } of tps) {
       const key = keyOf(topic, partition);
       const state = this.partitions.get(key);
-      if (state) state.owned = false;
+      if (state) {
+        state.owned = false;
+        state.release.abort(new PartitionReleasedError(topic, partition));
+      }
       this.partitions.delete(key);
     }
+  }
+
+  /** Aborted once `topic[partition]` is revoked; undefined when it is not assigned. */
+  releaseSignal(topic: string, partition: number): AbortSignal | undefined {
+    return this.stateOf(topic, partition)?.release.signal;
   }
 
   owns(topic: string, partition: number): boolean {

@@ -36,7 +36,11 @@ export interface SinkResult<T> {
 
 export interface RecordSink<T> {
   /** Resolves once the batch is durable; retries transient failures itself. */
-  write(records: readonly Envelope<T>[]): Promise<SinkResult<T>>;
+  /**
+   * Writes the records. `signal` aborts once no one wants the write any more (every record's
+   * partition was revoked): a sink waiting to retry should then reject with `signal.reason`.
+   */
+  write(records: readonly Envelope<T>[], options?: { signal?: AbortSignal }): Promise<SinkResult<T>>;
 }
 
 /** A database failure that retrying cannot fix; the pipeline stops with this message. */

@@ -19,7 +19,7 @@ export interface PollLoopDeps {
   consumer: PollClient;
   budget: InFlightBudget;
   flow: RoomGate;
-  tracker: Pick<OffsetTracker, 'owns' | 'handOut'>;
+  tracker: Pick<OffsetTracker, 'owns' | 'handOut' | 'releaseSignal'>;
   /** Whether the partition is being let go of (its records are left for the next owner). */
   isRevoking(topic: string, partition: number): boolean;
   /** Whether to stop: checked before every poll. */
@@ -72,6 +72,7 @@ const claim = (d: PollLoopDeps, messages: readonly Message[]): Envelope<Buffer |
     d.budget.acquire(size);
     const done = d.tracker.handOut(m.topic, m.partition, m.offset, size);
     out.push({
+      released: d.tracker.releaseSignal(m.topic, m.partition)!,
       payload: value,
       value,
       key,
