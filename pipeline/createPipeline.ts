@@ -23,6 +23,7 @@ import type { Envelope } from './core/envelope.js';
 import type { DeadLetter } from './core/rejections.js';
 import { InFlightBudget, type BudgetLimits } from './core/inFlightBudget.js';
 import { KafkaSource, type RdKafkaSettings } from './kafka/kafkaSource.js';
+import type { StuckRecord } from './core/offsetTracker.js';
 import type { GroupProtocol } from './kafka/consumerSettings.js';
 import { silentLogger } from './core/silentLogger.js';
 import { openDatabase, type Database } from '../sinks/database.js';
@@ -75,6 +76,8 @@ export interface PipelineConfig {
   autoMigrate?: boolean;
   /** Records and bytes fetched but not done, process-wide. */
   budget?: Partial<BudgetLimits>;
+  /** Records of one partition handed out and not yet committable, at most (default 10,000); see KafkaSource. */
+  maxPartitionRecords?: number;
   batch?: BatchOptions;
   /** Batches written at once (default 2). */
   sinkConcurrency?: number;
@@ -130,6 +133,8 @@ export interface PipelineStats {
   lastCommitAt: number;
   /** When a batch was last written (or the pipeline started). */
   lastProgressAt: number;
+  /** Partitions whose oldest record has not been done for a second or more while later ones are. */
+  stuck: StuckRecord[];
 }
 
 export interface Pipeline {
@@ -147,6 +152,9 @@ export interface Pipeline {
    */
   readonly abandonedClients: boolean;
 }
+
+/** How long a record may hold its partition's commit back before the log names it. */
+const STUCK_REPORT_AFTER_S = 30;
 
 /** How long past the drain deadline closing the clients may take before the stop goes on without them. */
 const RELEASE_GRACE_MS = 2_000;
@@ -205,6 +213,7 @@ export const createPipeline = async (config: PipelineConfig): Promise<Pipeline> 
     ...(config.revokeTimeoutMs !== undefined && { revokeTimeoutMs: config.revokeTimeoutMs }),
     ...(config.kafka.rdkafka && { rdkafka: config.kafka.rdkafka }),
     ...(config.kafka.instanceId !== undefined && { instanceId: config.kafka.instanceId }),
+    ...(config.maxPartitionRecords !== undefined && { maxPartitionRecords: config.maxPartitionRecords }),
     ...(config.kafka.groupProtocol !== undefined && { groupProtocol: config.kafka.groupProtocol }),
     ...(config.logger && { logger: config.logger }),
   });
@@ -350,6 +359,26 @@ export const createPipeline = async (config: PipelineConfig): Promise<Pipeline> 
     });
   };
 
+  // A record that never finishes holds its partition's commit back while later ones complete:
+  // named in the log every minute it lasts (a dead letter the topic refuses, a write retrying,
+  // an operator that dropped it without filterRecords).
+  const stuckReported = new Map<string, number>();
+  const stuckWatch = setInterval(() => {
+    const now = Date.now();
+    for (const s of source.tracker.stuck(STUCK_REPORT_AFTER_S, now)) {
+      const key = `${s.topic}[${s.partition}]@${s.offset}`;
+      if (now - (stuckReported.get(key) ?? 0) < 60_000) continue;
+      stuckReported.set(key, now);
+      log.warn(
+        { topic: s.topic, partition: s.partition, offset: s.offset, stuckSeconds: Math.round(s.seconds), outstanding: s.outstanding, held: s.held },
+        'a record is not done while later records of its partition are: the commit waits for it (is a write retrying, a dead letter refused, or did an operator drop it without filterRecords?)',
+      );
+    }
+    if (stuckReported.size > 1000) stuckReported.clear();
+  }, 10_000);
+  stuckWatch.unref();
+  void done.finally(() => clearInterval(stuckWatch)).catch(() => {});
+
   const subscription = chain.subscribe({
     next: (r) => {
       stats.batches++;
@@ -400,6 +429,7 @@ export const createPipeline = async (config: PipelineConfig): Promise<Pipeline> 
       lag: [...source.lag.values()],
       lastCommitAt: source.lastCommitAt,
       lastProgressAt,
+      stuck: source.tracker.stuck(1),
     }),
   };
 };

@@ -158,3 +158,35 @@ t.test('a long run of acks keeps memory compact and positions right', async (t) 
   t.same(tracker.committable(), [{ topic: 't', partition: 0, offset: 10_000 }]);
   t.equal(tracker.inFlight(), 0);
 });
+
+t.test('a record that never finishes: its partition is held at the limit, named as stuck, and let go when it is done', async (t) => {
+  const events: string[] = [];
+  const tracker = new OffsetTracker(
+    {
+      released: () => {},
+      limitReached: (s) => events.push(`held ${s.topic}[${s.partition}]@${s.offset} (${s.outstanding})`),
+      limitCleared: (tp) => events.push(`cleared ${tp.topic}[${tp.partition}]`),
+    },
+    { maxOutstanding: 5 },
+  );
+  tracker.assign([
+    { topic: 't', partition: 0 },
+    { topic: 't', partition: 1 },
+  ]);
+  const stuck = tracker.handOut('t', 0, 0, 1);
+  const later = [1, 2, 3, 4].map((o) => tracker.handOut('t', 0, o, 1));
+  for (const done of later) done();
+  const other = tracker.handOut('t', 1, 0, 1);
+  t.same(events, ['held t[0]@0 (5)'], 'the fifth outstanding record holds the partition');
+  t.match(tracker.stuck(), [{ topic: 't', partition: 0, offset: 0, outstanding: 5, held: true }], 'only the partition whose head holds back later records');
+  t.same(tracker.stuck(3600), [], 'not stuck for an hour yet');
+  other();
+  t.same(tracker.committable(), [{ topic: 't', partition: 1, offset: 1 }]);
+  stuck();
+  t.same(events, ['held t[0]@0 (5)', 'cleared t[0]'], 'done, it lets the partition go');
+  t.same(tracker.stuck(), []);
+  t.same(
+    tracker.committable().find((p) => p.partition === 0),
+    { topic: 't', partition: 0, offset: 5 },
+  );
+});

@@ -22,6 +22,7 @@ const base: PipelineStats = {
   lag: [],
   lastCommitAt: 0,
   lastProgressAt: 0,
+  stuck: [],
 };
 
 t.test('readiness: assigned and progressing, or idle without lag', async (t) => {
@@ -31,6 +32,13 @@ t.test('readiness: assigned and progressing, or idle without lag', async (t) => 
   const lagging = { ...base, lag: [{ topic: 't', partition: 0, lag: 50 }] };
   t.equal(readiness({ ...lagging, lastProgressAt: now - 5_000 }, now).ready, true, 'lag but progress');
   t.match(readiness({ ...lagging, lastProgressAt: now - 120_000 }, now), { ready: false, reason: /no batch written for 120 s with 50 records of lag/ });
+  const stuck = { topic: 't', partition: 2, offset: 41, outstanding: 10_000, held: true };
+  t.equal(readiness({ ...lagging, lastProgressAt: now, stuck: [{ ...stuck, seconds: 5 }] }, now).ready, true, 'a record a few seconds old is not stuck');
+  t.match(
+    readiness({ ...lagging, lastProgressAt: now, stuck: [{ ...stuck, seconds: 75 }] }, now),
+    { ready: false, reason: 'stuck: t[2]@41 not done for 75 s, 10000 records behind it, partition paused' },
+    'a stuck record is named, even while other partitions make progress',
+  );
 });
 
 const freePort = () =>

@@ -48,6 +48,7 @@ export interface RunSettings extends Connection {
   autoMigrate: boolean;
   maxInFlightRecords: number;
   maxInFlightBytes: number;
+  maxPartitionRecords: number;
   batchRecords: number;
   batchBytes: number;
   batchDelayMs: number;

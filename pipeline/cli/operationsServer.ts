@@ -28,6 +28,14 @@ export interface Readiness {
 
 export const readiness = (s: PipelineStats, now = Date.now()): Readiness => {
   if (s.assignedPartitions === 0) return { ready: false, reason: 'no partitions assigned' };
+  const stuck = s.stuck.filter((r) => r.seconds * 1000 >= STALL_AFTER_MS);
+  if (stuck.length > 0) {
+    const named = stuck.map(
+      (r) =>
+        `${r.topic}[${r.partition}]@${r.offset} not done for ${Math.round(r.seconds)} s, ${r.outstanding} records behind it${r.held ? ', partition paused' : ''}`,
+    );
+    return { ready: false, reason: `stuck: ${named.join('; ')}` };
+  }
   const lag = s.lag.reduce((sum, p) => sum + p.lag, 0);
   if (lag === 0 && s.inFlight.records === 0) return { ready: true, reason: 'idle: no lag' };
   if (now - s.lastProgressAt <= STALL_AFTER_MS) return { ready: true, reason: 'making progress' };
@@ -89,6 +97,16 @@ export const createOperations = () => {
     collect() {
       this.reset();
       for (const p of stats().lag) this.set({ topic: p.topic, partition: String(p.partition) }, p.lag);
+    },
+  });
+  new Gauge({
+    name: 'docpipe_partition_stuck_seconds',
+    help: 'How long the oldest record of a partition has not been done while later ones are (only partitions stuck a second or more)',
+    labelNames: ['topic', 'partition'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const r of stats().stuck) this.set({ topic: r.topic, partition: String(r.partition) }, r.seconds);
     },
   });
   const batchSeconds = new Histogram({

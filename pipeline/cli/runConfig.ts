@@ -134,6 +134,14 @@ export const SETTINGS: readonly Setting[] = [
     default: 32 * 1024 * 1024,
     describe: 'bytes fetched but not done, process-wide',
   },
+  {
+    key: 'budget.maxPartitionRecords',
+    env: 'DOCPIPE_MAX_PARTITION_RECORDS',
+    flag: 'max-partition-records',
+    kind: 'positive',
+    default: 10_000,
+    describe: 'records of one partition handed out and not yet committable; the partition pauses there until its oldest is done',
+  },
   { key: 'batch.maxRecords', env: 'DOCPIPE_BATCH_RECORDS', flag: 'batch-records', kind: 'positive', default: 1000, describe: 'records per batch at most' },
   { key: 'batch.maxBytes', env: 'DOCPIPE_BATCH_BYTES', flag: 'batch-bytes', kind: 'positive', default: 4 * 1024 * 1024, describe: 'bytes per batch at most' },
   {
@@ -422,6 +430,7 @@ export const resolveRunSettings = (sources: SettingSources): RunSettings => {
     autoMigrate: get('autoMigrate'),
     maxInFlightRecords: get('budget.maxRecords'),
     maxInFlightBytes: get('budget.maxBytes'),
+    maxPartitionRecords: get('budget.maxPartitionRecords'),
     batchRecords: get('batch.maxRecords'),
     batchBytes: get('batch.maxBytes'),
     batchDelayMs: get('batch.maxDelayMs'),

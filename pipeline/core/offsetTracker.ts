@@ -63,21 +63,48 @@ class PartitionState {
     readonly partition: number,
   ) {}
 
-  markDone(offset: number): void {
+  /** Since when the oldest record not done has been the oldest (the commit position has not moved). */
+  headSince = 0;
+  /** True while the partition is held at its limit of records outstanding. */
+  held = false;
+
+  /** Records handed out that the commit position has not passed: in flight, or done behind one that is not. */
+  get outstanding(): number {
+    return this.pending.length - this.head;
+  }
+
+  /** Marks `offset` done; true when the commit position moved. */
+  markDone(offset: number): boolean {
     this.doneOffsets.add(offset);
     this.inFlight--;
+    const before = this.head;
     while (this.head < this.pending.length && this.doneOffsets.has(this.pending[this.head]!)) {
       const o = this.pending[this.head]!;
       this.doneOffsets.delete(o);
       this.position = o + 1;
       this.head++;
     }
+    const moved = this.head !== before;
+    if (moved) this.headSince = Date.now();
     // Compact now and then so the array does not grow without end.
     if (this.head > 1024 && this.head * 2 > this.pending.length) {
       this.pending.splice(0, this.head);
       this.head = 0;
     }
+    return moved;
   }
+}
+
+/** A partition whose oldest record is not done while later ones are: the commit cannot move past it. */
+export interface StuckRecord extends TopicPartition {
+  /** The record the commit waits for. */
+  offset: number;
+  /** How long it has been the oldest not done. */
+  seconds: number;
+  /** Records handed out since it, done or not. */
+  outstanding: number;
+  /** True when the partition is held (paused) at its limit of records outstanding. */
+  held: boolean;
 }
 
 const keyOf = (topic: string, partition: number): string => `${partition}\u0000${topic}`;
@@ -85,7 +112,23 @@ const keyOf = (topic: string, partition: number): string => `${partition}\u0000$
 export interface TrackerListener {
   /** A record handed out earlier is done (or abandoned); `bytes` is what it held. */
   released(bytes: number): void;
+  /** A partition reached its limit of records outstanding: hold it until its oldest record is done. */
+  limitReached?(record: StuckRecord): void;
+  /** The oldest record of a held partition is done: it may go on. */
+  limitCleared?(tp: TopicPartition): void;
 }
+
+export interface TrackerOptions {
+  /**
+   * Records of one partition handed out and not yet passed by its commit position, at most
+   * (like a checkpoint limit). One record that never finishes would otherwise make the
+   * partition's bookkeeping grow with every later record.
+   */
+  maxOutstanding?: number;
+}
+
+/** The default limit of records outstanding per partition: above the process-wide budget, so healthy flow never meets it. */
+export const DEFAULT_MAX_OUTSTANDING = 10_000;
 
 export class OffsetTracker {
   /** Owned partitions, by topic and partition. */
@@ -95,7 +138,14 @@ export class OffsetTracker {
   /** The partition looked up last: a poll's records come in runs of one partition. */
   private last: PartitionState | undefined;
 
-  constructor(private readonly listener: TrackerListener = { released: () => {} }) {}
+  private readonly maxOutstanding: number;
+
+  constructor(
+    private readonly listener: TrackerListener = { released: () => {} },
+    options: TrackerOptions = {},
+  ) {
+    this.maxOutstanding = options.maxOutstanding ?? DEFAULT_MAX_OUTSTANDING;
+  }
 
   assign(tps: readonly TopicPartition[]): void {
     for (const { topic, partition } of tps) {
@@ -125,6 +175,30 @@ export class OffsetTracker {
     return this.stateOf(topic, partition)?.release.signal;
   }
 
+  /** Owned partitions whose oldest record is not done while a later one is, for at least `minSeconds`. */
+  stuck(minSeconds = 0, now = Date.now()): StuckRecord[] {
+    const out: StuckRecord[] = [];
+    for (const s of this.partitions.values()) {
+      // Something later is done while the head is not: the head holds the commit back.
+      if (s.outstanding > s.inFlight || s.held) {
+        const r = this.stuckOf(s, now);
+        if (r.seconds >= minSeconds) out.push(r);
+      }
+    }
+    return out;
+  }
+
+  private stuckOf(s: PartitionState, now: number): StuckRecord {
+    return {
+      topic: s.topic,
+      partition: s.partition,
+      offset: s.pending[s.head]!,
+      seconds: Math.max(0, (now - s.headSince) / 1000),
+      outstanding: s.outstanding,
+      held: s.held,
+    };
+  }
+
   owns(topic: string, partition: number): boolean {
     return this.stateOf(topic, partition) !== undefined;
   }
@@ -150,9 +224,14 @@ export class OffsetTracker {
     if (last !== undefined && offset <= last) {
       throw new Error(`offset tracker: ${topic}[${partition}] offset ${offset} handed out after ${last}`);
     }
+    if (state.outstanding === 0) state.headSince = Date.now();
     state.pending.push(offset);
     state.inFlight++;
     this.inFlightTotal++;
+    if (!state.held && state.outstanding >= this.maxOutstanding) {
+      state.held = true;
+      this.listener.limitReached?.(this.stuckOf(state, Date.now()));
+    }
     let finished = false;
     return () => {
       if (finished) return;
@@ -160,8 +239,11 @@ export class OffsetTracker {
       this.inFlightTotal--;
       // After a revoke (or a revoke and a new assignment) this state object is detached: the
       // ack must not move the commit position of a partition someone else now owns.
-      if (state.owned) state.markDone(offset);
-      else state.inFlight--;
+      if (!state.owned) state.inFlight--;
+      else if (state.markDone(offset) && state.held && state.outstanding < this.maxOutstanding) {
+        state.held = false;
+        this.listener.limitCleared?.({ topic: state.topic, partition: state.partition });
+      }
       this.listener.released(bytes);
     };
   }

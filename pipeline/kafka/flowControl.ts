@@ -27,6 +27,8 @@ export interface RoomGate {
 
 export class FlowControl implements RoomGate {
   private isPaused = false;
+  /** Partitions held at their limit of records outstanding, by key: they stay paused whatever the budget does. */
+  private readonly held = new Map<string, TopicPartition>();
 
   constructor(private readonly deps: FlowControlDeps) {}
 
@@ -62,7 +64,48 @@ export class FlowControl implements RoomGate {
 
   /** Newly assigned partitions: paused at once while the budget is full. */
   onAssigned(tps: TopicPartition[]): void {
+    // A new assignment starts with new bookkeeping: nothing of it is held.
+    for (const tp of tps) this.held.delete(`${tp.partition}\u0000${tp.topic}`);
     if (this.isPaused) this.deps.consumer()?.pause(tps);
+  }
+
+  /** Pauses one partition until {@link release}: its oldest record holds everything behind it. */
+  hold(tp: TopicPartition): void {
+    const key = `${tp.partition}\u0000${tp.topic}`;
+    if (this.held.has(key)) return;
+    this.held.set(key, { topic: tp.topic, partition: tp.partition });
+    this.tryPause([this.held.get(key)!]);
+  }
+
+  release(tp: TopicPartition): void {
+    const key = `${tp.partition}\u0000${tp.topic}`;
+    const held = this.held.get(key);
+    if (!held) return;
+    this.held.delete(key);
+    if (!this.isPaused) this.tryResume([held]);
+  }
+
+  /** Partitions that are held. */
+  holding(): TopicPartition[] {
+    const assigned = new Set(this.deps.assigned().map((tp) => `${tp.partition}\u0000${tp.topic}`));
+    return [...this.held.entries()].filter(([key]) => assigned.has(key)).map(([, tp]) => tp);
+  }
+
+  private tryPause(tps: TopicPartition[]): void {
+    try {
+      this.deps.consumer()?.pause(tps);
+    } catch (err) {
+      this.deps.log.warn({ err: (err as Error).message }, 'pause failed');
+    }
+  }
+
+  private tryResume(tps: TopicPartition[]): void {
+    try {
+      this.deps.consumer()?.resume(tps);
+    } catch (err) {
+      // A partition revoked meanwhile cannot be resumed; it is not ours to read any more.
+      this.deps.log.debug({ err: (err as Error).message }, 'resume failed');
+    }
   }
 
   private setPaused(paused: boolean): void {
@@ -72,7 +115,8 @@ export class FlowControl implements RoomGate {
     this.isPaused = paused;
     try {
       if (paused) consumer.pause(assigned);
-      else consumer.resume(assigned);
+      // Held partitions stay paused: the budget is not what holds them.
+      else consumer.resume(assigned.filter((tp) => !this.held.has(`${tp.partition}\u0000${tp.topic}`)));
       this.deps.log.info({ partitions: assigned.length, usage: this.deps.budget.usage() }, paused ? 'paused: in-flight budget full' : 'resumed');
     } catch (err) {
       this.deps.log.warn({ err: (err as Error).message }, paused ? 'pause failed' : 'resume failed');

@@ -69,6 +69,11 @@ export interface KafkaSourceOptions {
   revokeTimeoutMs?: number;
   /** How long connecting may take before the broker is reported unreachable. */
   connectTimeoutMs?: number;
+  /**
+   * Records of one partition handed out and not yet committable, at most (default 10,000): a
+   * partition that reaches it pauses until its oldest record is done.
+   */
+  maxPartitionRecords?: number;
   /** Static membership: this member's stable id in the group (`group.instance.id`). */
   instanceId?: string;
   /** `classic` (default, cooperative-sticky) or `consumer` (KIP-848). */
@@ -98,12 +103,26 @@ export class KafkaSource {
   constructor(private readonly options: KafkaSourceOptions) {
     const log = (options.logger ?? silentLogger).child({ component: 'source' });
     this.log = log;
-    this.tracker = new OffsetTracker({
-      released: (bytes) => {
-        options.budget.release(bytes);
-        this.idle.notify();
+    this.tracker = new OffsetTracker(
+      {
+        released: (bytes) => {
+          options.budget.release(bytes);
+          this.idle.notify();
+        },
+        limitReached: (stuck) => {
+          log.warn(
+            { topic: stuck.topic, partition: stuck.partition, offset: stuck.offset, stuckSeconds: Math.round(stuck.seconds), outstanding: stuck.outstanding },
+            'partition paused: its oldest record is not done while later ones are (a dead letter its topic refuses? an operator that dropped it without filterRecords?); it resumes when that record is done',
+          );
+          this.flow.hold(stuck);
+        },
+        limitCleared: (tp) => {
+          log.info({ topic: tp.topic, partition: tp.partition }, 'partition resumed: its oldest record is done');
+          this.flow.release(tp);
+        },
       },
-    });
+      { ...(options.maxPartitionRecords !== undefined && { maxOutstanding: options.maxPartitionRecords }) },
+    );
     const tracker = this.tracker;
     this.idle = new IdleWaiters(tracker);
     const consumer = () => this.consumer;

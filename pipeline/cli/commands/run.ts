@@ -65,6 +65,7 @@ export const runCommand = async (options: { config?: string | undefined; flags: 
     ...(settings.mapping && { mapping: settings.mapping }),
     autoMigrate: settings.autoMigrate,
     budget: { maxRecords: settings.maxInFlightRecords, maxBytes: settings.maxInFlightBytes },
+    maxPartitionRecords: settings.maxPartitionRecords,
     batch: { maxRecords: settings.batchRecords, maxBytes: settings.batchBytes, maxDelayMs: settings.batchDelayMs },
     sinkConcurrency: settings.sinkConcurrency,
     decodeInWorker: settings.decodeInWorker,
