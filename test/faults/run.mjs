@@ -23,6 +23,9 @@ const ALL = [
   'shutdown-unreachable',
   'sasl-security',
   'versions-deletes',
+  'db-read-only',
+  'sigterm-at-start',
+  'restart-resume',
 ];
 // One fault of each kind — process crash, graceful stop, broker outage, database outage,
 // database errors, bad data, security — within CI's time.
@@ -54,9 +57,10 @@ try {
 }
 rmSync(dir, { recursive: true, force: true });
 
-const header = ['fault', 'produced', 'acknowledged', 'lost', 'duplicates', 'dead letters', 'largest RSS (MB)', 'members'];
+// Restart-to-first-new-row, where a fault restarts a member and measures it.
+const header = ['fault', 'produced', 'acknowledged', 'lost', 'duplicates', 'dead letters', 'largest RSS (MB)', 'members', 'resumed (s)'];
 const rows = figures.map((f) =>
-  [f.fault, f.produced, f.acknowledged, f.lost, f.duplicates, f.deadLettered, `${f.maxRssMb} / ${f.rssBudgetMb}`, f.members].map(String),
+  [f.fault, f.produced, f.acknowledged, f.lost, f.duplicates, f.deadLettered, `${f.maxRssMb} / ${f.rssBudgetMb}`, f.members, f.resumeSeconds ?? '–'].map(String),
 );
 const sum = (k) => figures.reduce((a, f) => a + f[k], 0);
 rows.push(
@@ -69,6 +73,7 @@ rows.push(
     sum('deadLettered'),
     `${Math.max(0, ...figures.map((f) => f.maxRssMb))} max`,
     sum('members'),
+    '',
   ].map(String),
 );
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));

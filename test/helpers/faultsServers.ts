@@ -128,6 +128,8 @@ export const kafkaTool = async (mainClass: string, args: string[]): Promise<stri
 
 export interface PrivateMariadb {
   db: DbConnection;
+  /** An account with every privilege (SUPER included), when the server was asked for accounts. */
+  admin: DbConnection;
   stop(): Promise<void>;
   kill(): Promise<void>;
   start(): Promise<void>;
@@ -139,7 +141,7 @@ export interface PrivateMariadb {
  * password get in, with every privilege), so that its `docpipe` account needs no setup.
  * `args` add server options, e.g. `--innodb-lock-wait-timeout=1`.
  */
-export const privateMariadb = async (t: Teardown, args: string[] = []): Promise<PrivateMariadb> => {
+export const privateMariadb = async (t: Teardown, args: string[] = [], options: { accounts?: boolean } = {}): Promise<PrivateMariadb> => {
   const dir = mkdtempSync(join(tmpdir(), 'docpipe-fault-mariadb-'));
   const port = await freeBasePort([0]);
   await run('mariadb-install-db', ['--no-defaults', `--datadir=${dir}/data`, '--auth-root-authentication-method=normal', '--user=root', '--skip-test-db'], {});
@@ -195,8 +197,24 @@ export const privateMariadb = async (t: Teardown, args: string[] = []): Promise<
     rmSync(dir, { recursive: true, force: true });
   });
   await start();
+  const admin: DbConnection = options.accounts ? { ...db, user: 'admin', password: 'admin' } : db;
+  if (options.accounts) {
+    // Loading the grant tables ends the skip-grant-tables mode until a restart: from here on,
+    // docpipe's account has what a production account has, and no SUPER (read_only binds it).
+    const conn = knex({ client: 'mysql2', connection: { ...db }, pool: { min: 0, max: 1 } });
+    try {
+      await conn.raw('FLUSH PRIVILEGES');
+      await conn.raw("CREATE USER 'admin'@'%' IDENTIFIED BY 'admin'");
+      await conn.raw("GRANT ALL PRIVILEGES ON *.* TO 'admin'@'%' WITH GRANT OPTION");
+      await conn.raw("CREATE USER 'docpipe'@'%' IDENTIFIED BY 'docpipe'");
+      await conn.raw("GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, INDEX, REFERENCES ON *.* TO 'docpipe'@'%'");
+    } finally {
+      await conn.destroy();
+    }
+  }
   return {
     db,
+    admin,
     start,
     stop: () => signal('SIGTERM'),
     kill: () => signal('SIGKILL'),
