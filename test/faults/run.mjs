@@ -26,6 +26,7 @@ const ALL = [
   'db-read-only',
   'sigterm-at-start',
   'restart-resume',
+  'dlq-refusing',
 ];
 // One fault of each kind — process crash, graceful stop, broker outage, database outage,
 // database errors, bad data, security — within CI's time.
