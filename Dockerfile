@@ -14,6 +14,7 @@ COPY pipeline ./pipeline
 COPY operators ./operators
 COPY sinks ./sinks
 COPY bench ./bench
+COPY bin ./bin
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
@@ -24,6 +25,7 @@ WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/bin ./bin
 USER node
-ENTRYPOINT ["node", "dist/pipeline/cli/main.js"]
+ENTRYPOINT ["/app/bin/docpipe"]
 CMD ["run"]

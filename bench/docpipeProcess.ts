@@ -1,23 +1,35 @@
 /**
- * `docpipe run` as a child process, as it runs in production, for the scenarios that watch a
+ * `docpipe run` as a child process, started by the docpipe command as it ships (bin/docpipe,
+ * which gives Node the heap limits derived from the budget), for the scenarios that watch a
  * process from outside (its memory) or must not share an event loop with the producer (its
  * latency). Settings go in through DOCPIPE_* variables; stopping sends SIGTERM (a graceful
- * drain) and falls back to SIGKILL.
+ * drain) and falls back to SIGKILL. The two contenders here drain the same backlog with the
+ * memory bound as shipped and with it turned off, to show what the bound costs.
+ *
+ *   const docpipe = startDocpipe(ctx, { DOCPIPE_TOPICS: topic, DOCPIPE_TABLE: table });
+ *   const rate = await docpipeShipped.run({ ctx, topic, partitions: 6, total: 200_000, docBytes: 1024, table });
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { BenchContext } from './context.js';
+import type { Contender, RunInput } from './contender.js';
+import { Progress, type Throughput } from './progress.js';
+import { uniqueName } from '../test/helpers/stack.js';
 
 export interface DocpipeProcess {
   readonly child: ChildProcess;
   /** Resident set size now, from /proc (0 once the process is gone). */
   rssBytes(): Promise<number>;
+  /** The kernel's peak of the resident set so far (VmHWM), which no sampling interval misses. */
+  peakRssBytes(): Promise<number>;
   stop(): Promise<void>;
 }
 
+/** The command, next to the built files it starts: dist/bench/ → bin/. */
+const command = resolve(import.meta.dirname, '../../bin/docpipe');
+
 export const startDocpipe = (ctx: BenchContext, settings: Record<string, string>): DocpipeProcess => {
-  const cli = resolve(import.meta.dirname, '../pipeline/cli/main.js');
   const env = {
     ...process.env,
     DOCPIPE_KAFKA_BROKERS: ctx.brokers,
@@ -31,15 +43,17 @@ export const startDocpipe = (ctx: BenchContext, settings: Record<string, string>
     DOCPIPE_METRICS_PORT: '0',
     ...settings,
   };
-  const child = spawn(process.execPath, [cli, 'run'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(command, ['run'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
   const exited = new Promise<void>((ok) => child.once('exit', () => ok()));
+  const status = async (field: string) => {
+    if (child.exitCode !== null || child.pid === undefined) return 0;
+    const text = await readFile(`/proc/${child.pid}/status`, 'utf8').catch(() => '');
+    return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(text)?.[1] ?? 0) * 1024;
+  };
   return {
     child,
-    rssBytes: async () => {
-      if (child.exitCode !== null || child.pid === undefined) return 0;
-      const status = await readFile(`/proc/${child.pid}/status`, 'utf8').catch(() => '');
-      return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
-    },
+    rssBytes: () => status('VmRSS'),
+    peakRssBytes: () => status('VmHWM'),
     stop: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
@@ -49,3 +63,69 @@ export const startDocpipe = (ctx: BenchContext, settings: Record<string, string>
     },
   };
 };
+
+/** Short enough that the rate's two ends are off by little against a run of several seconds. */
+const POLL_MS = 25;
+
+/**
+ * One docpipe process draining the topic, its rows counted from the table (ids are consecutive,
+ * every document being new); the process's peak RSS is kept for the report.
+ */
+class DocpipeProcessContender implements Contender {
+  readonly writes = true;
+  private readonly peaks: number[] = [];
+
+  constructor(
+    readonly id: string,
+    readonly title: string,
+    readonly configuration: string,
+    private readonly settings: Record<string, string>,
+  ) {}
+
+  async run({ ctx, topic, table, total }: RunInput): Promise<Throughput> {
+    const progress = new Progress();
+    const docpipe = startDocpipe(ctx, { DOCPIPE_TOPICS: topic, DOCPIPE_GROUP_ID: uniqueName('bench_process'), DOCPIPE_TABLE: table, ...this.settings });
+    let seen = 0;
+    let polling = true;
+    const poll = async () => {
+      while (polling) {
+        if (docpipe.child.exitCode !== null) throw new Error(`${this.title} exited early (code ${docpipe.child.exitCode})`);
+        const [rows] = (await ctx.knex.raw('SELECT COALESCE(MAX(id), 0) AS n FROM ??', [table])) as [[{ n: number | string }]];
+        const n = Number(rows[0].n);
+        if (n > seen) progress.add(n - seen);
+        seen = n;
+        await new Promise((r) => setTimeout(r, POLL_MS));
+      }
+    };
+    const polled = poll();
+    try {
+      await Promise.race([progress.reached(total, this.title), polled]);
+      this.peaks.push(await docpipe.peakRssBytes());
+    } finally {
+      polling = false;
+      await polled.catch(() => {});
+      await docpipe.stop();
+    }
+    return progress.result();
+  }
+
+  details(): { peakRssBytes: number[] } {
+    return { peakRssBytes: this.peaks };
+  }
+}
+
+const PROCESS = 'docpipe run as a child process with its default settings, rows counted from the table every 25 ms';
+
+export const docpipeShipped = new DocpipeProcessContender(
+  'docpipeProcess',
+  'docpipe process, as shipped',
+  `${PROCESS}; started by bin/docpipe, with the heap limits it derives from the budget and MALLOC_ARENA_MAX=2`,
+  {},
+);
+
+export const docpipeUnbounded = new DocpipeProcessContender(
+  'docpipeProcessUnbounded',
+  'docpipe process, memory bound off',
+  `${PROCESS}; DOCPIPE_MEMORY_BOUND=off: V8's and glibc's own limits`,
+  { DOCPIPE_MEMORY_BOUND: 'off' },
+);

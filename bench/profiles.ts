@@ -13,6 +13,8 @@ export interface ThroughputScenario {
   documents: number;
   /** The PostgreSQL contenders too (the raw pg ceiling and docpipe into PostgreSQL). */
   postgres?: boolean;
+  /** docpipe as a process, with the memory bound as shipped and without it. */
+  processes?: boolean;
 }
 
 export interface Profile {
@@ -26,20 +28,21 @@ export interface Profile {
   latency: { ratePerSecond: number; seconds: number } | undefined;
 }
 
-const headline = (documents: number, postgres: boolean): ThroughputScenario => ({
+const headline = (documents: number, postgres: boolean, processes = false): ThroughputScenario => ({
   id: '1kb-6p',
   title: '1 KB documents, 6 partitions (headline)',
   docBytes: 1024,
   partitions: 6,
   documents,
   postgres,
+  processes,
 });
 
 export const profiles: Record<string, Profile> = {
   full: {
     name: 'full',
     throughput: [
-      headline(100_000, true),
+      headline(100_000, true, true),
       { id: '1kb-1p', title: '1 KB documents, 1 partition', docBytes: 1024, partitions: 1, documents: 100_000 },
       { id: '200b-6p', title: '200 B documents, 6 partitions', docBytes: 200, partitions: 6, documents: 200_000 },
       { id: '20kb-6p', title: '20 KB documents, 6 partitions', docBytes: 20 * 1024, partitions: 6, documents: 10_000 },
@@ -67,7 +70,7 @@ export const profiles: Record<string, Profile> = {
   },
   quick: {
     name: 'quick',
-    throughput: [headline(30_000, true)],
+    throughput: [headline(30_000, true, true)],
     rounds: 2,
     upstreamSample: 1_000,
     stalled: undefined,

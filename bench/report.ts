@@ -152,6 +152,28 @@ export const cpuBudgetSection = (s: ThroughputResult, cores: number): string | u
   ].join('\n');
 };
 
+/**
+ * What the memory bound costs: docpipe run started as it ships against the same process with
+ * the bound off, from the same alternating rounds, with the kernel's peak RSS of each.
+ */
+export const memoryBoundSection = (s: ThroughputResult): string | undefined => {
+  const shipped = s.contenders.find((c) => c.id === 'docpipeProcess');
+  const unbounded = s.contenders.find((c) => c.id === 'docpipeProcessUnbounded');
+  if (!shipped?.best || !unbounded?.best) return undefined;
+  const peak = (c: ContenderResult) => Math.max(0, ...((c.details as { peakRssBytes?: number[] } | undefined)?.peakRssBytes ?? []));
+  const row = (c: ContenderResult) => `| ${c.title} | ${fmt(c.best!.rowsPerSecond)} | ${mb(peak(c))} | ${c.rounds.map(fmt).join(', ')} |`;
+  return [
+    `### What the memory bound costs — ${s.title}, ${fmt(s.documents)} documents`,
+    '',
+    '| contender | rows/s (best round) | peak RSS (VmHWM, all rounds) | rounds (rows/s) |',
+    '| --- | ---: | ---: | ---: |',
+    row(shipped),
+    row(unbounded),
+    '',
+    `As shipped ÷ bound off: ${ratio(shipped.best.rowsPerSecond, unbounded.best.rowsPerSecond)} ×.`,
+  ].join('\n');
+};
+
 export const stalledSection = (r: StalledSinkResult): string =>
   [
     `### Memory with a stalled sink`,

@@ -30,6 +30,7 @@ import { kafkajsPeer } from './kafkajsPeer.js';
 import { confluentKafkaJsPeer } from './confluentKafkaJsPeer.js';
 import { docpipeCustom, docpipeDefault, docpipePostgres } from './docpipeChain.js';
 import { docpipeSinkOnly } from './docpipeSinkOnly.js';
+import { docpipeShipped, docpipeUnbounded } from './docpipeProcess.js';
 import { runThroughput, type ThroughputResult } from './throughput.js';
 import { stalledSink, type StalledSinkResult } from './stalledSink.js';
 import { latency, type LatencyResult } from './latency.js';
@@ -40,6 +41,7 @@ import {
   checkTargets,
   cpuBudgetSection,
   latencySection,
+  memoryBoundSection,
   rateOf,
   scenarioTable,
   stalledSection,
@@ -103,6 +105,7 @@ try {
       confluentKafkaJsPeer,
       upstreamPeer(profile.upstreamSample),
       ...(listed.postgres ? [new RawPostgresSink(), docpipePostgres] : []),
+      ...(listed.processes ? [docpipeShipped, docpipeUnbounded] : []),
     ];
     const contenders = only ? all.filter((c) => only.includes(c.id)) : all;
     throughput.push(await runThroughput(ctx, scenario, contenders, profile.rounds, log));
@@ -136,6 +139,7 @@ try {
   const versions = { ...environment.versions, ...(postgresVersion !== undefined && { postgresql: postgresVersion }) };
   const databaseNames = { mysql: `MariaDB ${versions.mariadb}`, postgresql: `PostgreSQL ${postgresVersion ?? '(unreachable)'}` };
   const ceilings = headline && ceilingsSection(headline, databaseNames);
+  const memoryBound = headline && memoryBoundSection(headline);
   const pgRatio = ratios?.postgresql?.ratio;
   const when = new Date(started).toISOString();
   const result = {
@@ -163,6 +167,7 @@ try {
     '',
     ...throughput.flatMap((s) => [scenarioTable(s), '']),
     ...(ceilings ? [ceilings, ''] : []),
+    ...(memoryBound ? [memoryBound, ''] : []),
     ...(budget ? [budget, ''] : []),
     ...(stalled ? [stalledSection(stalled), ''] : []),
     ...(lat ? [latencySection(lat), ''] : []),

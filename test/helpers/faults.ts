@@ -3,7 +3,7 @@
 // make — the acknowledged set against the stored set (table rows plus dead letters).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { appendFileSync, chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Kafka, { type GroupResults, type KafkaConsumer, type Message } from '@confluentinc/kafka-javascript';
 import knex, { type Knex } from 'knex';
@@ -17,7 +17,8 @@ import { waitFor } from './wait.js';
 const root = resolve(import.meta.dirname, '../..');
 
 /**
- * docpipe compiled from the current sources, as `npm run build` ships it. The TypeScript loader
+ * The docpipe command (bin/docpipe) with docpipe compiled from the current sources beside it, laid
+ * out as the package ships them, so members start as a user starts them. The TypeScript loader
  * the other process tests use holds the compiler in memory (about 390 MB idle, against 90 MB
  * for the compiled CLI), which would swamp the memory figure this suite measures. Builds are
  * cached by a hash of the sources, inside node_modules so the compiled files resolve the
@@ -35,11 +36,11 @@ export const compiledCli = (): string => {
       .toString()
       .trim();
     out = join(cache, `rev-${sha.slice(0, 16)}`);
-    if (!existsSync(join(out, 'pipeline/cli/main.js'))) {
+    if (!existsSync(join(out, 'bin/docpipe'))) {
       sources = `${out}.src.${process.pid}`;
       rmSync(sources, { recursive: true, force: true });
       mkdirSync(sources, { recursive: true });
-      const files = ['pipeline', 'operators', 'sinks', 'bench', 'test/helpers', 'package.json', 'tsconfig.json', 'tsconfig.build.json'];
+      const files = ['bin', 'pipeline', 'operators', 'sinks', 'bench', 'test/helpers', 'package.json', 'tsconfig.json', 'tsconfig.build.json'];
       execFileSync('sh', ['-c', `git archive "$0" "$@" | tar -x -C "${sources}"`, sha, ...files], { cwd: root });
     }
   } else {
@@ -52,17 +53,18 @@ export const compiledCli = (): string => {
       }
     };
     for (const dir of ['pipeline', 'operators', 'sinks']) walk(resolve(root, dir));
-    for (const file of ['package.json', 'tsconfig.json', 'tsconfig.build.json']) hash.update(readFileSync(resolve(root, file)));
+    for (const file of ['bin/docpipe', 'package.json', 'tsconfig.json', 'tsconfig.build.json']) hash.update(readFileSync(resolve(root, file)));
     out = join(cache, hash.digest('hex').slice(0, 16));
   }
-  const cli = join(out, 'pipeline/cli/main.js');
-  if (!existsSync(cli)) {
+  const command = join(out, 'bin/docpipe');
+  if (!existsSync(command)) {
     const tmp = `${out}.${process.pid}`;
     rmSync(tmp, { recursive: true, force: true });
-    execFileSync(process.execPath, [resolve(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', tmp, '--noCheck'], {
-      cwd: sources,
-      stdio: 'pipe',
-    });
+    const tsc = resolve(root, 'node_modules/typescript/bin/tsc');
+    execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--outDir', join(tmp, 'dist'), '--noCheck'], { cwd: sources, stdio: 'pipe' });
+    mkdirSync(join(tmp, 'bin'));
+    copyFileSync(join(sources, 'bin/docpipe'), join(tmp, 'bin/docpipe'));
+    chmodSync(join(tmp, 'bin/docpipe'), 0o755);
     try {
       renameSync(tmp, out);
     } catch {
@@ -71,26 +73,16 @@ export const compiledCli = (): string => {
     }
     if (sources !== root) rmSync(sources, { recursive: true, force: true });
   }
-  return cli;
+  return command;
 };
 
 /**
- * The memory bound the README documents for one docpipe process run in its memory-bounded
- * configuration (V8 heap limits given at start, {@link MEMORY_BOUNDED_NODE_OPTIONS}). Without
- * them V8 grows its heap lazily on a machine with memory to spare, and a fast backlog takes
- * RSS to 300-370 MB.
+ * The memory bound the README documents for one docpipe process started as it ships: the
+ * docpipe command gives Node heap limits derived from the in-flight budget. Without them V8
+ * grows its heap lazily on a machine with memory to spare, and a fast backlog takes RSS to
+ * 300-370 MB.
  */
 export const RSS_BUDGET_MB = 256;
-
-/** What the README gives for a 256 MB bound; DOCPIPE_FAULTS_NODE_OPTIONS replaces it. */
-export const MEMORY_BOUNDED_NODE_OPTIONS = '--max-old-space-size=192 --max-semi-space-size=2';
-
-/**
- * The README's bound also caps glibc's malloc arenas: every thread that allocates (librdkafka's,
- * the decoding worker's) otherwise keeps an arena of its own, 12-14 MB of RSS between them here.
- * DOCPIPE_FAULTS_MALLOC_ARENA_MAX replaces it (an empty value: glibc's default).
- */
-export const MEMORY_BOUNDED_MALLOC_ARENA_MAX = '2';
 
 export interface DbConnection {
   host: string;
@@ -288,16 +280,11 @@ export class Member {
   private readonly sampler: NodeJS.Timeout;
 
   constructor(env: Record<string, string>) {
-    this.child = spawn(process.execPath, [compiledCli(), 'run'], {
+    // Node options are the test runner's own (its TypeScript loader), not a user's.
+    const { NODE_OPTIONS: _runner, ...inherited } = process.env;
+    this.child = spawn(compiledCli(), ['run'], {
       cwd: root,
-      // Members run in the memory-bounded configuration the budget is documented for;
-      // DOCPIPE_FAULTS_NODE_OPTIONS runs them (not the tests) with other Node options instead.
-      env: {
-        ...process.env,
-        NODE_OPTIONS: process.env.DOCPIPE_FAULTS_NODE_OPTIONS ?? MEMORY_BOUNDED_NODE_OPTIONS,
-        MALLOC_ARENA_MAX: process.env.DOCPIPE_FAULTS_MALLOC_ARENA_MAX ?? MEMORY_BOUNDED_MALLOC_ARENA_MAX,
-        ...env,
-      },
+      env: { ...inherited, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const keep = (d: Buffer) => {
