@@ -388,6 +388,12 @@ export interface MemberOptions {
   rdkafka?: Record<string, string | number | boolean>;
   /** Serve /healthz and /metrics on this port, so that `ready()` and `metric()` work. */
   metricsPort?: number;
+  /**
+   * The group's session settings as they ship (librdkafka's, or the broker's with the consumer
+   * protocol), instead of the suite's short session that makes a killed member's partitions
+   * come free sooner.
+   */
+  shippedSession?: boolean;
 }
 
 /** Starts `docpipe run` on the scenario's topic and database. */
@@ -406,7 +412,11 @@ export const startMember = (s: Scenario, options: MemberOptions = {}): Member =>
     DOCPIPE_COMMIT_INTERVAL_MS: '200',
     DOCPIPE_BATCH_RECORDS: '250',
     // A killed member holds its partitions until its session times out: keep that short.
-    DOCPIPE_RDKAFKA: JSON.stringify({ 'session.timeout.ms': 10_000, 'heartbeat.interval.ms': 1000, ...s.rdkafka, ...options.rdkafka }),
+    DOCPIPE_RDKAFKA: JSON.stringify({
+      ...(!options.shippedSession && { 'session.timeout.ms': 10_000, 'heartbeat.interval.ms': 1000 }),
+      ...s.rdkafka,
+      ...options.rdkafka,
+    }),
     ...options.env,
     ...(options.metricsPort && { DOCPIPE_METRICS_PORT: String(options.metricsPort) }),
   });
@@ -631,6 +641,8 @@ export interface Figures {
   maxRssMb: number;
   rssBudgetMb: number;
   members: number;
+  /** Restart to first new row, where the fault measures it. */
+  resumeSeconds?: number;
 }
 
 /** The tap object slice the verdict needs. */
@@ -640,7 +652,7 @@ type Asserts = Pick<Test, 'equal' | 'same' | 'ok' | 'comment'>;
  * Asserts the delivery guarantee and the memory bound, and reports the figures as a tap comment
  * (`# fault-figures {...}`) and, when DOCPIPE_FAULT_FIGURES names a file, as a JSON line there.
  */
-export const verifyDelivery = async (t: Asserts, s: Scenario): Promise<Verdict> => {
+export const verifyDelivery = async (t: Asserts, s: Scenario, extra: Pick<Figures, 'resumeSeconds'> = {}): Promise<Verdict> => {
   const v = await examine(s);
   const maxRssMb = Math.round(Math.max(0, ...s.members.map((m) => m.maxRssMb)));
   t.same(s.ledger.failures.slice(0, 5), [], 'every produced record was acknowledged');
@@ -661,6 +673,7 @@ export const verifyDelivery = async (t: Asserts, s: Scenario): Promise<Verdict> 
     maxRssMb,
     rssBudgetMb: RSS_BUDGET_MB,
     members: s.members.length,
+    ...extra,
   };
   t.comment(`fault-figures ${JSON.stringify(figures)}`);
   if (process.env.DOCPIPE_FAULT_FIGURES) appendFileSync(process.env.DOCPIPE_FAULT_FIGURES, `${JSON.stringify(figures)}\n`);
