@@ -42,6 +42,7 @@ import { parseVersion, type Deletion } from './core/documentVersion.js';
 import type { DeadLetterWriter } from '../sinks/deadLetterWriter.js';
 import { openDeadLetterWriter } from './openDeadLetterWriter.js';
 import { StopState } from './stopState.js';
+import { watchForDrops } from './dropWatch.js';
 
 export interface PipelineConfig {
   kafka: {
@@ -253,10 +254,13 @@ export const createPipeline = async (config: PipelineConfig): Promise<Pipeline> 
       const decoded = values.pipe(decodeJson({ deadLetter: countingDeadLetter, exactIntegers }));
       const final = config.transform
         ? decoded.pipe(
-            config.transform({ deadLetter: countingDeadLetter }) as unknown as OperatorFunction<
-              Envelope<Record<string, unknown>>,
-              Envelope<Record<string, unknown>>
-            >,
+            watchForDrops(
+              config.transform({ deadLetter: countingDeadLetter }) as unknown as OperatorFunction<
+                Envelope<Record<string, unknown>>,
+                Envelope<Record<string, unknown>>
+              >,
+              log,
+            ),
           )
         : decoded;
       return withDeletes(final).pipe(batch<Record<string, unknown> | Deletion>(config.batch), bulkInsert(generic, writing));
@@ -277,7 +281,8 @@ export const createPipeline = async (config: PipelineConfig): Promise<Pipeline> 
       decodeJson({ deadLetter: countingDeadLetter, ...(exactIntegers && { exactIntegers }) }),
       validate({ deadLetter: countingDeadLetter, versionField }),
     );
-    const final = config.transform ? documents.pipe(config.transform({ deadLetter: countingDeadLetter })) : documents;
+    // An operator of the user's is watched for records it drops without marking them done.
+    const final = config.transform ? documents.pipe(watchForDrops(config.transform({ deadLetter: countingDeadLetter }), log)) : documents;
     // For MySQL the text is encoded once, before batching, and waits for the database off the
     // JavaScript heap (see encodeDocuments); the other drivers take strings.
     return mysql
