@@ -1,32 +1,12 @@
 import { spawn } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import t, { type Test } from 'tap';
-import { boundFor, budgetBytesOf, HEAP_GROWING_PERCENT, heapFlags, heapLimitsInEffect, oldSpaceMbFor, SEMI_SPACE_MB } from '../pipeline/cli/memoryBound.js';
+import { budgetBytesOf, heapLimitsInEffect } from '../pipeline/cli/memoryBound.js';
 
 const MIB = 1024 * 1024;
 const root = resolve(import.meta.dirname, '..');
-
-t.test('the old space grows with the budget, from a floor', async (t) => {
-  t.equal(oldSpaceMbFor(32 * MIB), 192, 'the default budget');
-  t.equal(oldSpaceMbFor(64 * MIB), 320);
-  t.equal(oldSpaceMbFor(1 * MIB), 128, 'a small budget gets the floor');
-  t.equal(oldSpaceMbFor(32 * MIB + 1), 193, 'rounded up');
-});
-
-t.test("a setting of the user's own in NODE_OPTIONS wins", async (t) => {
-  const semi = `--max-semi-space-size=${SEMI_SPACE_MB}`;
-  const growing = `--heap-growing-percent=${HEAP_GROWING_PERCENT}`;
-  const ours = ['--max-old-space-size=192', semi, growing];
-  t.same(heapFlags(32 * MIB, ''), ours);
-  t.same(heapFlags(32 * MIB, '--enable-source-maps'), ours);
-  t.same(heapFlags(32 * MIB, '--max-old-space-size=512'), [semi, growing]);
-  t.same(heapFlags(32 * MIB, '--trace-gc --max_old_space_size 512'), [semi, growing], 'underscores and a separate value');
-  t.same(heapFlags(32 * MIB, '--max-semi-space-size=32'), ['--max-old-space-size=192', growing]);
-  t.same(heapFlags(32 * MIB, '--heap-growing-percent=50'), ['--max-old-space-size=192', semi]);
-  t.same(heapFlags(32 * MIB, '--max-old-space-size-x=1'), ours, 'another flag is not taken for it');
-});
 
 t.test('the budget comes from the same sources as docpipe run reads', async (t) => {
   t.equal(budgetBytesOf(['run'], {}), 32 * MIB, 'the default');
@@ -38,7 +18,6 @@ t.test('the budget comes from the same sources as docpipe run reads', async (t) 
   const file = join(dir, 'docpipe.yaml');
   writeFileSync(file, `budget:\n  maxBytes: ${128 * MIB}\n`);
   t.equal(budgetBytesOf(['run', '--config', file], {}), 128 * MIB, 'the config file');
-  t.same(boundFor(['run', '--config', file], {})[0], '--max-old-space-size=576');
 });
 
 t.test('settings that do not resolve give the default budget, for the command to report', async (t) => {
@@ -48,18 +27,11 @@ t.test('settings that do not resolve give the default budget, for the command to
   t.equal(budgetBytesOf(['run', '--max-inflight-bytes'], {}), 32 * MIB, 'a flag without its value');
 });
 
-t.test('only run is bounded, unless turned off', async (t) => {
-  t.equal(boundFor(['run'], {}).length, 3);
-  t.same(boundFor(['migrate'], {}), []);
-  t.same(boundFor([], {}), []);
-  t.same(boundFor(['run'], { DOCPIPE_MEMORY_BOUND: 'off' }), []);
-});
-
 t.test('the limits in effect, for the start-up log', async (t) => {
-  t.match(heapLimitsInEffect(['--max-old-space-size=192', '--max-semi-space-size=8'], { MALLOC_ARENA_MAX: '2' }), {
+  t.match(heapLimitsInEffect(['--max-old-space-size=192', '--max-semi-space-size=4', '--heap-growing-percent=50'], { MALLOC_ARENA_MAX: '2' }), {
     source: 'command line',
     oldSpaceMb: 192,
-    semiSpaceMb: 8,
+    semiSpaceMb: 4,
     mallocArenaMax: '2',
   });
   t.match(heapLimitsInEffect([], { NODE_OPTIONS: '--max-old-space-size=512' }), {
@@ -73,10 +45,10 @@ t.test('the limits in effect, for the start-up log', async (t) => {
 });
 
 /**
- * The command script against stand-ins for the built files: the helper prints fixed flags (or
- * waits, to be stopped), the entry reports how Node was started.
+ * The command script against stand-ins for the built files: the settings helper prints a
+ * budget (or fails, or waits to be stopped), the entry reports how Node was started.
  */
-const fakePackage = (t: Test, helper: string) => {
+const fakePackage = (t: Test, helper = 'console.log(128 * 1024 * 1024);\n') => {
   const dir = mkdtempSync(join(tmpdir(), 'docpipe-launcher-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   mkdirSync(join(dir, 'bin'));
@@ -88,55 +60,97 @@ const fakePackage = (t: Test, helper: string) => {
     join(dir, 'dist/pipeline/cli/main.js'),
     'console.log(JSON.stringify({ pid: process.pid, execArgv: process.execArgv, args: process.argv.slice(2), arenas: process.env.MALLOC_ARENA_MAX ?? null }));\n',
   );
-  return dir;
+  return join(dir, 'bin/docpipe');
 };
-const PRINTS_FLAGS = "console.log('--max-old-space-size=192 --max-semi-space-size=8');\n";
 
-const launch = (command: string, args: string[], env: Record<string, string>, onSpawn?: (pid: number) => void) =>
-  new Promise<{ code: number | null; out: Record<string, unknown> | undefined }>((done) => {
-    const { MALLOC_ARENA_MAX: _arenas, DOCPIPE_MEMORY_BOUND: _bound, ...inherited } = process.env;
-    const child = spawn(command, args, { env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+interface Started {
+  pid: number;
+  spawnedPid: number;
+  execArgv: string[];
+  args: string[];
+  arenas: string | null;
+}
+
+const launch = (command: string, args: string[], env: Record<string, string> = {}, onSpawn?: (pid: number) => void) =>
+  new Promise<{ code: number | null; out: Started | undefined }>((done) => {
+    const { MALLOC_ARENA_MAX: _arenas, DOCPIPE_MEMORY_BOUND: _bound, NODE_OPTIONS: _options, DOCPIPE_MAX_INFLIGHT_BYTES: _budget, ...inherited } = process.env;
+    const { NODE_OPTIONS: options, ...rest } = env;
+    // The test runner puts its own NODE_OPTIONS into the processes it sees spawned: a user's are
+    // set after the spawn.
+    const [file, argv] = options === undefined ? [command, args] : ['sh', ['-c', 'NODE_OPTIONS=$0; export NODE_OPTIONS; exec "$@"', options, command, ...args]];
+    const child = spawn(file, argv, { env: { ...inherited, ...rest }, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     if (onSpawn) onSpawn(child.pid!);
-    child.on('exit', (code) => {
-      const parsed = out.trim() ? (JSON.parse(out) as Record<string, unknown>) : undefined;
-      if (parsed) parsed['spawnedPid'] = child.pid;
-      done({ code, out: parsed });
-    });
+    child.on('exit', (code) => done({ code, out: out.trim() ? { ...(JSON.parse(out) as Started), spawnedPid: child.pid! } : undefined }));
   });
 
-t.test('the command execs Node with the flags, as the same process', async (t) => {
-  const dir = fakePackage(t, PRINTS_FLAGS);
+const oldSpace = (r: { out: Started | undefined }) => r.out?.execArgv.find((f) => f.startsWith('--max-old-space-size='));
+
+t.test('the command execs Node with the limits, as the same process', async (t) => {
+  const bin = fakePackage(t);
   // Through a link, the way npm installs it.
-  symlinkSync(join(dir, 'bin/docpipe'), join(dir, 'docpipe-link'));
-  const r = await launch(join(dir, 'docpipe-link'), ['run', '--topics', 'a b'], {});
+  const link = join(dirname(dirname(bin)), 'docpipe-link');
+  symlinkSync(bin, link);
+  const r = await launch(link, ['run', '--topics', 'a b']);
   t.equal(r.code, 0);
-  t.same(r.out?.['execArgv'], ['--max-old-space-size=192', '--max-semi-space-size=8']);
-  t.same(r.out?.['args'], ['run', '--topics', 'a b'], 'the arguments as given');
-  t.equal(r.out?.['pid'], r.out?.['spawnedPid'], 'the PID that was started');
-  t.equal(r.out?.['arenas'], '2');
+  t.same(r.out?.execArgv, ['--max-old-space-size=192', '--max-semi-space-size=4', '--heap-growing-percent=50'], 'the default budget');
+  t.same(r.out?.args, ['run', '--topics', 'a b'], 'the arguments as given');
+  t.equal(r.out?.pid, r.out?.spawnedPid, 'the PID that was started');
+  t.equal(r.out?.arenas, '2');
+});
+
+t.test('the old space follows the budget as docpipe run reads it', async (t) => {
+  const bin = fakePackage(t);
+  const mib = (n: number) => String(n * MIB);
+  t.equal(oldSpace(await launch(bin, ['run'], { DOCPIPE_MAX_INFLIGHT_BYTES: mib(64) })), '--max-old-space-size=320', 'the environment');
+  t.equal(
+    oldSpace(await launch(bin, ['run', '--max-inflight-bytes', mib(16)], { DOCPIPE_MAX_INFLIGHT_BYTES: mib(64) })),
+    '--max-old-space-size=128',
+    'a flag over it; the floor',
+  );
+  t.equal(oldSpace(await launch(bin, ['run', `--max-inflight-bytes=${mib(48)}`])), '--max-old-space-size=256', '--flag=value');
+  t.equal(oldSpace(await launch(bin, ['run'], { DOCPIPE_MAX_INFLIGHT_BYTES: String(32 * MIB + 1) })), '--max-old-space-size=193', 'rounded up');
+  t.equal(oldSpace(await launch(bin, ['run', '--config', 'docpipe.yaml'])), '--max-old-space-size=576', 'a config file: the settings helper tells');
+  t.equal(oldSpace(await launch(bin, ['run'], { DOCPIPE_MAX_INFLIGHT_BYTES: '1e8' })), '--max-old-space-size=576', 'so does a form only the parser knows');
+  t.equal(
+    oldSpace(await launch(bin, ['run', '--config', 'docpipe.yaml'], { DOCPIPE_MAX_INFLIGHT_BYTES: mib(64) })),
+    '--max-old-space-size=320',
+    'the environment over the file',
+  );
+});
+
+t.test("a setting of the user's own in NODE_OPTIONS wins", async (t) => {
+  const bin = fakePackage(t);
+  const argv = async (options: string) => (await launch(bin, ['run'], { NODE_OPTIONS: options })).out?.execArgv;
+  t.same(await argv('--max-old-space-size=512'), ['--max-semi-space-size=4', '--heap-growing-percent=50']);
+  t.same(await argv('--enable-source-maps --max_old_space_size=512'), ['--max-semi-space-size=4', '--heap-growing-percent=50'], 'underscores');
+  t.same(await argv('--max-semi-space-size=32'), ['--max-old-space-size=192', '--heap-growing-percent=50']);
+  t.same(
+    await argv('--title=--max-old-space-size=1'),
+    ['--max-old-space-size=192', '--max-semi-space-size=4', '--heap-growing-percent=50'],
+    'only a flag of its own',
+  );
 });
 
 t.test("the user's arena setting, other commands and the opt-out", async (t) => {
-  const dir = fakePackage(t, PRINTS_FLAGS);
-  const bin = join(dir, 'bin/docpipe');
-  t.equal((await launch(bin, ['run'], { MALLOC_ARENA_MAX: '4' })).out?.['arenas'], '4');
-  t.equal((await launch(bin, ['run'], { MALLOC_ARENA_MAX: '' })).out?.['arenas'], '', 'empty: glibc decides');
-  t.match((await launch(bin, ['migrate'], {})).out, { execArgv: [], arenas: null });
+  const bin = fakePackage(t);
+  t.equal((await launch(bin, ['run'], { MALLOC_ARENA_MAX: '4' })).out?.arenas, '4');
+  t.equal((await launch(bin, ['run'], { MALLOC_ARENA_MAX: '' })).out?.arenas, '', 'empty: glibc decides');
+  t.match((await launch(bin, ['migrate'])).out, { execArgv: [], arenas: null });
   t.match((await launch(bin, ['run'], { DOCPIPE_MEMORY_BOUND: 'off' })).out, { execArgv: [], arenas: null });
 });
 
-t.test('a helper that fails leaves the command to run as is', async (t) => {
-  const dir = fakePackage(t, 'process.exit(3);\n');
-  const r = await launch(join(dir, 'bin/docpipe'), ['run'], {});
+t.test('a settings helper that fails leaves the default budget, for the command to report', async (t) => {
+  const bin = fakePackage(t, 'process.exit(3);\n');
+  const r = await launch(bin, ['run', '--config', 'docpipe.yaml']);
   t.equal(r.code, 0);
-  t.same(r.out?.['execArgv'], []);
+  t.equal(oldSpace(r), '--max-old-space-size=192');
 });
 
-t.test('a stop request while the limits are worked out ends the start with 0', async (t) => {
-  const dir = fakePackage(t, "setTimeout(() => console.log('--max-semi-space-size=8'), 1500);\n");
-  const r = await launch(join(dir, 'bin/docpipe'), ['run'], {}, (pid) => setTimeout(() => process.kill(pid, 'SIGTERM'), 500));
+t.test('a stop request while the budget is worked out ends the start with 0', async (t) => {
+  const bin = fakePackage(t, 'setTimeout(() => console.log(1), 1500);\n');
+  const r = await launch(bin, ['run', '--config', 'docpipe.yaml'], {}, (pid) => setTimeout(() => process.kill(pid, 'SIGTERM'), 500));
   t.equal(r.code, 0);
   t.equal(r.out, undefined, 'Node was not started');
 });

@@ -1,20 +1,20 @@
 /**
- * The heap limits `docpipe run` starts with, derived from its in-flight budget. V8 takes them
- * only on Node's command line, before the process runs, and otherwise grows its heap lazily on
- * a machine with memory to spare: so the `docpipe` command (bin/docpipe, a shell script) asks
- * this module for them and then replaces itself with Node, keeping its PID. Run as a script it
- * prints the flags for the command line it is given; it never fails, since a bad setting is
- * for `docpipe run` to report.
+ * What bounds the heap of `docpipe run`. The docpipe command (bin/docpipe, a shell script)
+ * derives V8's limits from the in-flight budget and execs Node with them, since V8 takes them
+ * only when it starts; when only the settings parser can tell the budget (a config file, a
+ * value not in plain digits), it runs this module as a script, which prints the budget in bytes
+ * and never fails: a bad setting is for `docpipe run` to report. `docpipe run` logs the limits
+ * in effect at start.
  *
  * @example
  * ```sh
- * node dist/pipeline/cli/memoryBound.js run --max-inflight-bytes 67108864
- * # --max-old-space-size=320 --max-semi-space-size=8 --heap-growing-percent=100
+ * node dist/pipeline/cli/memoryBound.js run --config docpipe.yaml   # 33554432
  * ```
  *
  * ```ts
- * import { heapFlags } from './memoryBound.js';
- * heapFlags(32 * 1024 * 1024, ''); // ['--max-old-space-size=192', '--max-semi-space-size=8', '--heap-growing-percent=100']
+ * import { budgetBytesOf, heapLimitsInEffect } from './memoryBound.js';
+ * budgetBytesOf(['run', '--max-inflight-bytes', '67108864'], process.env); // 67108864
+ * heapLimitsInEffect(); // { source: 'command line', oldSpaceMb: 192, semiSpaceMb: 4, heapLimitMb: 204, mallocArenaMax: '2' }
  * ```
  */
 import { realpathSync } from 'node:fs';
@@ -24,38 +24,8 @@ import { resolveRunSettings, SETTINGS } from './runConfig.js';
 
 const MIB = 1024 * 1024;
 
-/** The heap, the budget aside: modules, the Kafka client's and knex's objects, caches. */
-export const BASE_OLD_SPACE_MB = 64;
-
-/**
- * Old space per MiB of in-flight payload: the payload arrives as Buffers, then becomes
- * UTF-16 strings, parsed documents and encoded rows, several of them alive at once.
- */
-export const OLD_SPACE_PER_BUDGET_MB = 4;
-
-/** Below this, a small budget would leave too little room for the rest of the heap. */
-export const MIN_OLD_SPACE_MB = 128;
-
-/**
- * Each of the young generation's two halves. V8 scales it down with the old space (to about
- * 1 MB for 192), and then scavenges very often; 8 drained a backlog as fast as 16 (V8's own
- * for a large heap) for less memory (see the README's Memory section).
- */
-export const SEMI_SPACE_MB = 8;
-
-/**
- * How far V8 lets the old generation grow past what survived its last full collection before
- * the next one. Under a heap limit below 256 MB it allows 1.3×, and a backlog drained about
- * 13% slower than without the limit for that alone (the semi-space size and the arena cap
- * made no difference); 2× costs no more RSS, since the limit still bounds the heap.
- */
-export const HEAP_GROWING_PERCENT = 100;
-
 /** The opt-out: DOCPIPE_MEMORY_BOUND=off starts Node with its own defaults. */
 export const MEMORY_BOUND_ENV = 'DOCPIPE_MEMORY_BOUND';
-
-export const oldSpaceMbFor = (budgetBytes: number): number =>
-  Math.max(MIN_OLD_SPACE_MB, BASE_OLD_SPACE_MB + Math.ceil((OLD_SPACE_PER_BUDGET_MB * budgetBytes) / MIB));
 
 /** A V8 flag in a list of options, and its value if it has one; V8 reads `-` and `_` alike. */
 const flagIn = (name: string, options: string): { value: number | undefined } | undefined => {
@@ -64,17 +34,6 @@ const flagIn = (name: string, options: string): { value: number | undefined } | 
 };
 const OLD_SPACE = 'max-old-space-size';
 const SEMI_SPACE = 'max-semi-space-size';
-const GROWING = 'heap-growing-percent';
-
-/**
- * Node's flags for a budget of `budgetBytes`. A setting of the user's own in NODE_OPTIONS wins:
- * the command line would override it, so that flag is left out.
- */
-export const heapFlags = (budgetBytes: number, nodeOptions: string): string[] => [
-  ...(flagIn(OLD_SPACE, nodeOptions) ? [] : [`--${OLD_SPACE}=${oldSpaceMbFor(budgetBytes)}`]),
-  ...(flagIn(SEMI_SPACE, nodeOptions) ? [] : [`--${SEMI_SPACE}=${SEMI_SPACE_MB}`]),
-  ...(flagIn(GROWING, nodeOptions) ? [] : [`--${GROWING}=${HEAP_GROWING_PERCENT}`]),
-];
 
 const DEFAULT_BUDGET_BYTES = SETTINGS.find((s) => s.key === 'budget.maxBytes')!.default as number;
 
@@ -101,10 +60,6 @@ export const budgetBytesOf = (args: readonly string[], env: NodeJS.ProcessEnv): 
     return DEFAULT_BUDGET_BYTES;
   }
 };
-
-/** Node's flags for the `docpipe` command line `args` (the command first): none but for `run`. */
-export const boundFor = (args: readonly string[], env: NodeJS.ProcessEnv): string[] =>
-  args[0] !== 'run' || env[MEMORY_BOUND_ENV] === 'off' ? [] : heapFlags(budgetBytesOf(args, env), env['NODE_OPTIONS'] ?? '');
 
 export interface HeapLimits {
   /**
@@ -143,4 +98,4 @@ const isScript = (() => {
   }
 })();
 
-if (isScript) process.stdout.write(`${boundFor(process.argv.slice(2), process.env).join(' ')}\n`);
+if (isScript) process.stdout.write(`${budgetBytesOf(process.argv.slice(2), process.env)}\n`);
