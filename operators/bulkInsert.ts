@@ -39,7 +39,8 @@ export interface BatchWritten {
 export const bulkInsert = <T>(sink: RecordSink<T>, options: BulkInsertOptions): OperatorFunction<Batch<T>, BatchWritten> =>
   mergeMap(async (b: Batch<T>) => {
     const started = performance.now();
-    const released = whenAllReleased(b.records);
+    const watch = whenAllReleased(b.records);
+    const released = watch?.signal;
     let result;
     try {
       result = await sink.write(b.records, released ? { signal: released } : {});
@@ -58,6 +59,9 @@ export const bulkInsert = <T>(sink: RecordSink<T>, options: BulkInsertOptions): 
         bytes: b.bytes,
         ms: performance.now() - started,
       };
+    } finally {
+      // A partition's signal lives as long as its assignment: a listener left on it per batch would pile up.
+      watch?.dispose();
     }
     const refused = new Set<Envelope<T>>();
     for (const { record, rejection } of result.rejected) {
@@ -79,21 +83,32 @@ export const bulkInsert = <T>(sink: RecordSink<T>, options: BulkInsertOptions): 
     };
   }, options.concurrency ?? 2);
 
-/** A signal aborted once every record's partition is released; undefined if a record has no such signal. */
-const whenAllReleased = (records: readonly Envelope<unknown>[]): AbortSignal | undefined => {
+/**
+ * A signal aborted once every record's partition is released, and the way to stop listening;
+ * undefined if a record has no such signal.
+ */
+const whenAllReleased = (records: readonly Envelope<unknown>[]): { signal: AbortSignal; dispose: () => void } | undefined => {
   const signals = new Set<AbortSignal>();
   for (const r of records) {
     if (!r.released) return undefined;
     signals.add(r.released);
   }
   if (signals.size === 0) return undefined;
-  if (signals.size === 1) return signals.values().next().value;
+  if (signals.size === 1) return { signal: signals.values().next().value!, dispose: () => {} };
   const all = new AbortController();
   let left = signals.size;
+  const listeners: [AbortSignal, () => void][] = [];
   for (const s of signals) {
-    if (s.aborted) left--;
-    else s.addEventListener('abort', () => --left === 0 && all.abort(s.reason), { once: true });
+    if (s.aborted) {
+      left--;
+      continue;
+    }
+    const onAbort = (): void => {
+      if (--left === 0) all.abort(s.reason);
+    };
+    s.addEventListener('abort', onAbort, { once: true });
+    listeners.push([s, onAbort]);
   }
   if (left === 0) all.abort([...signals][0]!.reason);
-  return all.signal;
+  return { signal: all.signal, dispose: () => listeners.forEach(([s, onAbort]) => s.removeEventListener('abort', onAbort)) };
 };

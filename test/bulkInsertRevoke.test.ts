@@ -1,6 +1,7 @@
 // Revoke means revoke: a batch whose partitions were all revoked while it retried gives up,
 // releases its budget, and moves no commit; one that still holds an owned partition goes on.
 import t from 'tap';
+import { getEventListeners } from 'node:events';
 import { from, lastValueFrom, toArray } from 'rxjs';
 import { OffsetTracker, PartitionReleasedError } from '../pipeline/core/offsetTracker.js';
 import type { Envelope } from '../pipeline/core/envelope.js';
@@ -68,4 +69,19 @@ t.test('a batch of revoked partitions stops retrying and frees its budget withou
   t.equal(tracker.inFlight(), 0);
   tracker.assign([{ topic: 'a', partition: 0 }]);
   t.same(tracker.committable(), [], 'no commit moved for the partitions let go');
+});
+
+t.test('a batch written leaves no listener on its partitions’ signals', async (t) => {
+  const tracker = new OffsetTracker();
+  tracker.assign([
+    { topic: 'a', partition: 0 },
+    { topic: 'a', partition: 1 },
+  ]);
+  const sink: RecordSink<string> = { write: () => Promise.resolve({ written: 2, rejected: [] }) };
+  for (let i = 0; i < 20; i++) {
+    const records = [...envelopes(tracker, 'a', 0, [i]), ...envelopes(tracker, 'a', 1, [i])];
+    await lastValueFrom(from([{ records, bytes: 20 }]).pipe(bulkInsert(sink, { deadLetter: () => {} })));
+  }
+  t.equal(getEventListeners(tracker.releaseSignal('a', 0)!, 'abort').length, 0);
+  t.equal(getEventListeners(tracker.releaseSignal('a', 1)!, 'abort').length, 0);
 });
