@@ -112,6 +112,7 @@ t.test('npm pack ships the built entry points and nothing of the benchmarks or t
     'dist/sinks/index.js',
     'dist/sinks/index.d.ts',
     'dist/pipeline/cli/main.js',
+    'bin/docpipe',
     'dist/operators/decodeDocumentsInWorker.worker.js',
     'package.json',
     'README.md',
@@ -119,16 +120,16 @@ t.test('npm pack ships the built entry points and nothing of the benchmarks or t
     t.ok(paths.includes(entry), `ships ${entry}`);
   }
   t.same(
-    paths.filter((p) => !/^dist\/(pipeline|operators|sinks)\/.+\.(js|d\.ts)$/.test(p) && !['package.json', 'README.md'].includes(p) && !/^LICEN[CS]E/i.test(p)),
+    paths.filter((p) => !/^dist\/(pipeline|operators|sinks)\/.+\.(js|d\.ts)$/.test(p) && !['package.json', 'README.md', 'bin/docpipe'].includes(p) && !/^LICEN[CS]E/i.test(p)),
     [],
-    'nothing but the built modules, their declarations, package.json and the README',
+    'nothing but the built modules, their declarations, the launcher, package.json and the README',
   );
   t.same(
     paths.filter((p) => /(^|\/)(bench|test|helpers|examples)\//.test(p)),
     [],
     'no benchmark, test or example files',
   );
-  t.ok(((files.find((f) => f.path === 'dist/pipeline/cli/main.js')?.mode ?? 0) & 0o111) !== 0, 'the command is executable');
+  t.ok(((files.find((f) => f.path === 'bin/docpipe')?.mode ?? 0) & 0o111) !== 0, 'the command is executable');
 
   const packed = await npm(['pack', '--json', '--ignore-scripts', '--pack-destination', work], packageCopy);
   t.equal(packed.code, 0, 'npm pack writes the tarball', { stderr: packed.stderr });
