@@ -4,7 +4,18 @@
 // written), and everything lands once the server accepts writes again.
 import t from 'tap';
 import knex from 'knex';
-import { assertAlive, committedOffsets, documents, range, rowCount, scenario, startMember, verifyDelivery, waitFor, waitForAllStored } from '../helpers/faults.js';
+import {
+  assertAlive,
+  committedOffsets,
+  documents,
+  range,
+  rowCount,
+  scenario,
+  startMember,
+  verifyDelivery,
+  waitFor,
+  waitForAllStored,
+} from '../helpers/faults.js';
 import { privateMariadb } from '../helpers/faultsServers.js';
 
 const READ_ONLY_MS = 20_000;
@@ -33,7 +44,21 @@ t.test('a database read-only for 20 s: retried, no commits meanwhile, everything
   const later = s.ledger.send(s, documents(range(20_000, 30_000), 1));
   // A commit already on its way may land just after the switch; after that, none may.
   await waitFor(async () => /ER_OPTION_PREVENTS_STATEMENT|1290/.test(member.fullOutput()), 'docpipe to meet the read-only server', 10_000);
-  const held = await committedOffsets(s);
+  // What was written before the switch is still committed (every 200 ms): once two reads a
+  // second apart agree, that has happened, and from then on nothing may move.
+  let held = await committedOffsets(s);
+  await waitFor(
+    async () => {
+      await new Promise((r) => setTimeout(r, 1000));
+      const now = await committedOffsets(s);
+      const settled = JSON.stringify(now) === JSON.stringify(held);
+      held = now;
+      return settled;
+    },
+    'the commits of what was written before the switch',
+    10_000,
+    0,
+  );
   const rowsHeld = await rowCount(s);
   let samples = 0;
   while (Date.now() - frozenAt < READ_ONLY_MS) {
