@@ -120,7 +120,10 @@ t.test('npm pack ships the built entry points and nothing of the benchmarks or t
     t.ok(paths.includes(entry), `ships ${entry}`);
   }
   t.same(
-    paths.filter((p) => !/^dist\/(pipeline|operators|sinks)\/.+\.(js|d\.ts)$/.test(p) && !['package.json', 'README.md', 'bin/docpipe'].includes(p) && !/^LICEN[CS]E/i.test(p)),
+    paths.filter(
+      (p) =>
+        !/^dist\/(pipeline|operators|sinks)\/.+\.(js|d\.ts)$/.test(p) && !['package.json', 'README.md', 'bin/docpipe'].includes(p) && !/^LICEN[CS]E/i.test(p),
+    ),
     [],
     'nothing but the built modules, their declarations, the launcher, package.json and the README',
   );

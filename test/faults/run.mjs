@@ -61,7 +61,9 @@ rmSync(dir, { recursive: true, force: true });
 // Restart-to-first-new-row, where a fault restarts a member and measures it.
 const header = ['fault', 'produced', 'acknowledged', 'lost', 'duplicates', 'dead letters', 'largest RSS (MB)', 'members', 'resumed (s)'];
 const rows = figures.map((f) =>
-  [f.fault, f.produced, f.acknowledged, f.lost, f.duplicates, f.deadLettered, `${f.maxRssMb} / ${f.rssBudgetMb}`, f.members, f.resumeSeconds ?? '–'].map(String),
+  [f.fault, f.produced, f.acknowledged, f.lost, f.duplicates, f.deadLettered, `${f.maxRssMb} / ${f.rssBudgetMb}`, f.members, f.resumeSeconds ?? '–'].map(
+    String,
+  ),
 );
 const sum = (k) => figures.reduce((a, f) => a + f[k], 0);
 rows.push(
