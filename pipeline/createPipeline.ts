@@ -33,7 +33,7 @@ import { decodeJson } from '../operators/decodeJson.js';
 import { validate, type Document } from '../operators/validate.js';
 import { SqlSink, type SqlSinkOptions } from '../sinks/sqlSink.js';
 import { INPUT_DATA, type InputDataDocument } from '../sinks/inputDataMapping.js';
-import type { TableMapping } from '../sinks/tableMapping.js';
+import { readPath, type TableMapping } from '../sinks/tableMapping.js';
 import type { TableRoute } from '../sinks/tableRoute.js';
 import { encodeDocuments, type EncodedDocument } from '../operators/encodeDocuments.js';
 import { decodeDocumentsInWorker } from '../operators/decodeDocumentsInWorker.js';
@@ -183,11 +183,12 @@ export const createPipeline = async (config: PipelineConfig): Promise<Pipeline> 
       versionRule: versionField === undefined ? ('position' as const) : ('external' as const),
     };
     if (mapping) {
+      const versionPath = versionField?.split('.') ?? [];
       const options: SqlSinkOptions<Record<string, unknown>> = {
         ...common,
         mapping,
         // The version is read where the mapping reads the rest: refused with its field named.
-        ...(versionField !== undefined && { versionOf: (doc: Record<string, unknown>) => parseVersion(fieldAt(doc, versionField), versionField, 'map') }),
+        ...(versionField !== undefined && { versionOf: (doc: Record<string, unknown>) => parseVersion(readPath(doc, versionPath), versionField, 'map') }),
       };
       sink = await SqlSink.open(knex, options);
     } else {
@@ -437,14 +438,4 @@ export const createPipeline = async (config: PipelineConfig): Promise<Pipeline> 
       stuck: source.tracker.stuck(1),
     }),
   };
-};
-
-/** The value at a field name or dotted path of a decoded document. */
-const fieldAt = (doc: Record<string, unknown>, path: string): unknown => {
-  let v: unknown = doc;
-  for (const p of path.split('.')) {
-    if (typeof v !== 'object' || v === null) return undefined;
-    v = (v as Record<string, unknown>)[p];
-  }
-  return v;
 };

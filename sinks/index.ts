@@ -23,7 +23,7 @@ export { dialectFor } from './dialectFor.js';
 export { MysqlDialect, supportsRowAlias, refusedCount } from './mysqlDialect.js';
 export { PostgresDialect } from './postgresDialect.js';
 export { SqliteDialect } from './sqliteDialect.js';
-export { type SqlDialect, type DialectName, type TablePlan, type PlannedRow } from './sqlDialect.js';
+export { keyTextOf, type SqlDialect, type DialectName, type TablePlan, type PlannedRow } from './sqlDialect.js';
 export { createKnex } from './createKnex.js';
 export { createPostgresKnex, type PostgresConnection } from './createPostgresKnex.js';
 export { createSqliteKnex } from './sqliteDatabase.js';

@@ -22,7 +22,7 @@ import type { Knex } from 'knex';
 import type { ColumnType, Stamp } from './tableMapping.js';
 import { classifyMysqlError, describeDbError, type ErrorKind } from './mysqlErrors.js';
 import { newerSql, VERSION_COLUMNS, type RowVersion } from './versionRule.js';
-import { stampLiteral, VERSION_BOUND, type PlannedRow, type SqlDialect, type TablePlan } from './sqlDialect.js';
+import { groupKeys, keyTextOf, stampLiteral, VERSION_BOUND, type PlannedRow, type SqlDialect, type TablePlan } from './sqlDialect.js';
 
 /** The driver connection knex's pool hands out (mysql2). */
 interface RawConnection {
@@ -260,10 +260,6 @@ export const refusedCount = (header: ResultHeader, rows: number): number => {
   return header.affectedRows === 2 || (header.insertId ?? 0) > 0 ? 0 : 1;
 };
 
-/** The key text of stored values, as `SqlSink` makes it for rows it writes. */
-export const keyTextOf = (values: readonly unknown[]): string =>
-  values.length === 1 ? String(values[0]) : JSON.stringify(values.map((v) => (Buffer.isBuffer(v) ? v.toString('utf8') : String(v))));
-
 const sameVersion = (s: Record<string, unknown>, v: RowVersion): boolean => {
   const c = VERSION_COLUMNS;
   const n = (x: unknown): number | null => (x === null || x === undefined ? null : Number(x));
@@ -274,10 +270,4 @@ const sameVersion = (s: Record<string, unknown>, v: RowVersion): boolean => {
     n(s[c.timestamp]) === v.timestamp &&
     (s[c.external] === null || s[c.external] === undefined ? null : BigInt(s[c.external] as string)) === v.external
   );
-};
-
-export const groupKeys = (rows: readonly { k: string; c: string }[]): string[][] => {
-  const keys = new Map<string, string[]>();
-  for (const r of rows) keys.set(r.k, [...(keys.get(r.k) ?? []), r.c]);
-  return [...keys.values()];
 };

@@ -15,8 +15,7 @@ import type { ColumnType, Stamp } from './tableMapping.js';
 import type { ErrorKind } from './mysqlErrors.js';
 import { classifyPostgresError, describePostgresError } from './postgresErrors.js';
 import { newerSql } from './versionRule.js';
-import { groupKeys, keyTextOf } from './mysqlDialect.js';
-import { stampLiteral, VERSION_BOUND, type PlannedRow, type SqlDialect, type TablePlan } from './sqlDialect.js';
+import { groupKeys, keyTextOf, stampLiteral, VERSION_BOUND, type PlannedRow, type SqlDialect, type TablePlan } from './sqlDialect.js';
 
 /** The driver connection knex's pool hands out (pg's Client). */
 interface PgClient {

@@ -81,3 +81,14 @@ export const stampLiteral = (stamp: Stamp, spell: { now: string; true: string; f
   }
   return sqlString(stamp);
 };
+
+/** The key text of stored values, as `SqlSink` makes it for rows it writes. */
+export const keyTextOf = (values: readonly unknown[]): string =>
+  values.length === 1 ? String(values[0]) : JSON.stringify(values.map((v) => (Buffer.isBuffer(v) ? v.toString('utf8') : String(v))));
+
+/** Unique keys from (index name, column) rows in column order, as each dialect's catalogue lists them. */
+export const groupKeys = (rows: readonly { k: string; c: string }[]): string[][] => {
+  const keys = new Map<string, string[]>();
+  for (const r of rows) keys.set(r.k, [...(keys.get(r.k) ?? []), r.c]);
+  return [...keys.values()];
+};

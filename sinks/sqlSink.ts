@@ -46,10 +46,9 @@ import { isDeletion, type Deletion } from '../pipeline/core/documentVersion.js';
 import { isNewer, VERSION_COLUMNS, type RowVersion, type VersionRule } from './versionRule.js';
 import { recordVersion } from './recordVersion.js';
 import { compileMapping, type CompiledMapping, type TableMapping } from './tableMapping.js';
-import { VERSION_BOUND, type PlannedRow, type SqlDialect, type TablePlan } from './sqlDialect.js';
+import { keyTextOf, VERSION_BOUND, type PlannedRow, type SqlDialect, type TablePlan } from './sqlDialect.js';
 import { ensureTable, tableProblem } from './tableSchema.js';
 import { dialectFor } from './dialectFor.js';
-import { keyTextOf } from './mysqlDialect.js';
 import { knexClient } from './knexClient.js';
 import { tableFor, type TableRoute } from './tableRoute.js';
 

@@ -189,14 +189,17 @@ const getter = <T>(name: string, from: ColumnDef<T>['from']): ((doc: T) => unkno
     const field = path[0]!;
     return (doc) => (doc as Record<string, unknown>)[field];
   }
-  return (doc) => {
-    let v: unknown = doc;
-    for (const p of path) {
-      if (typeof v !== 'object' || v === null) return undefined;
-      v = (v as Record<string, unknown>)[p];
-    }
-    return v;
-  };
+  return (doc) => readPath(doc, path);
+};
+
+/** The value at `path` (field names) in a decoded document; undefined where it stops. */
+export const readPath = (doc: unknown, path: readonly string[]): unknown => {
+  let v: unknown = doc;
+  for (const p of path) {
+    if (typeof v !== 'object' || v === null) return undefined;
+    v = (v as Record<string, unknown>)[p];
+  }
+  return v;
 };
 
 export const compileMapping = <T>(mapping: TableMapping<T>): CompiledMapping<T> => {

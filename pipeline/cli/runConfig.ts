@@ -221,6 +221,16 @@ const EXPECTED: Record<Kind, string> = {
   rdkafka: 'an object of librdkafka settings with string, number or boolean values, e.g. {"session.timeout.ms": 6000}',
 };
 
+/** A value given as text (a variable or a flag) that holds JSON, parsed; `bad` when it is not JSON. */
+const jsonText = (value: unknown, bad: () => never): unknown => {
+  if (typeof value !== 'string') return value;
+  try {
+    return JSON.parse(value) as unknown;
+  } catch {
+    return bad();
+  }
+};
+
 /** Converts and checks one value; `fromText` when it came from the environment or a flag. */
 const convert = (s: Setting, name: string, value: unknown, fromText: boolean): unknown => {
   const bad = (): never => {
@@ -241,14 +251,7 @@ const convert = (s: Setting, name: string, value: unknown, fromText: boolean): u
       if (value === 'mariadb') return 'mysql';
       return value === 'mysql' || value === 'postgresql' || value === 'sqlite' ? value : bad();
     case 'mapping': {
-      let obj = value;
-      if (fromText && typeof value === 'string') {
-        try {
-          obj = JSON.parse(value);
-        } catch {
-          return bad();
-        }
-      }
+      const obj = fromText ? jsonText(value, bad) : value;
       return parseMapping(obj, name);
     }
     case 'field':
@@ -285,14 +288,7 @@ const convert = (s: Setting, name: string, value: unknown, fromText: boolean): u
       return bad();
     }
     case 'rdkafka': {
-      let obj = value;
-      if (fromText && typeof value === 'string') {
-        try {
-          obj = JSON.parse(value);
-        } catch {
-          return bad();
-        }
-      }
+      const obj = fromText ? jsonText(value, bad) : value;
       if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) return bad();
       for (const [k, v] of Object.entries(obj)) {
         if (!['string', 'number', 'boolean'].includes(typeof v)) {
