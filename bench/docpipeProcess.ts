@@ -10,12 +10,14 @@
  *   const rate = await docpipeShipped.run({ ctx, topic, partitions: 6, total: 200_000, docBytes: 1024, table });
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { BenchContext } from './context.js';
 import type { Contender, RunInput } from './contender.js';
 import { Progress, type Throughput } from './progress.js';
+import { signalTree, treeRssMb } from '../test/helpers/processTree.js';
 import { uniqueName } from '../test/helpers/stack.js';
+
+const MB = 1024 * 1024;
 
 export interface DocpipeProcess {
   readonly child: ChildProcess;
@@ -45,19 +47,16 @@ export const startDocpipe = (ctx: BenchContext, settings: Record<string, string>
   };
   const child = spawn(command, ['run'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
   const exited = new Promise<void>((ok) => child.once('exit', () => ok()));
-  const status = async (field: string) => {
-    if (child.exitCode !== null || child.pid === undefined) return 0;
-    const text = await readFile(`/proc/${child.pid}/status`, 'utf8').catch(() => '');
-    return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(text)?.[1] ?? 0) * 1024;
-  };
+  // The command's shell and Node, its child: the pipeline as a whole.
+  const sizes = () => (child.exitCode !== null || child.pid === undefined ? { rss: 0, peak: 0 } : treeRssMb(child.pid));
   return {
     child,
-    rssBytes: () => status('VmRSS'),
-    peakRssBytes: () => status('VmHWM'),
+    rssBytes: () => Promise.resolve(sizes().rss * MB),
+    peakRssBytes: () => Promise.resolve(sizes().peak * MB),
     stop: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
-      const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      const killer = setTimeout(() => signalTree(child.pid!, 'SIGKILL'), 20_000);
       await exited;
       clearTimeout(killer);
     },

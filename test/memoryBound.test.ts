@@ -1,8 +1,11 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import t, { type Test } from 'tap';
+import ts from 'typescript';
+import { spawnClean } from './helpers/spawnClean.js';
+import { waitFor } from './helpers/wait.js';
 import { budgetBytesOf, heapLimitsInEffect } from '../pipeline/cli/memoryBound.js';
 
 const MIB = 1024 * 1024;
@@ -48,7 +51,7 @@ t.test('the limits in effect, for the start-up log', async (t) => {
  * The command script against stand-ins for the built files: the settings helper prints a
  * budget (or fails, or waits to be stopped), the entry reports how Node was started.
  */
-const fakePackage = (t: Test, helper = 'console.log(128 * 1024 * 1024);\n') => {
+const fakePackage = (t: Test, helper = 'console.log(128 * 1024 * 1024);\n', entry?: string) => {
   const dir = mkdtempSync(join(tmpdir(), 'docpipe-launcher-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   mkdirSync(join(dir, 'bin'));
@@ -56,15 +59,23 @@ const fakePackage = (t: Test, helper = 'console.log(128 * 1024 * 1024);\n') => {
   copyFileSync(join(root, 'bin/docpipe'), join(dir, 'bin/docpipe'));
   chmodSync(join(dir, 'bin/docpipe'), 0o755);
   writeFileSync(join(dir, 'dist/pipeline/cli/memoryBound.js'), helper);
+  // The real handshake with the command, compiled as it ships.
+  const launcher = ts.transpileModule(readFileSync(join(root, 'pipeline/cli/launcher.ts'), 'utf8'), {
+    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+  });
+  writeFileSync(join(dir, 'dist/pipeline/cli/launcher.mjs'), launcher.outputText);
+  writeFileSync(join(dir, 'dist/package.json'), '{ "type": "module" }\n');
   writeFileSync(
     join(dir, 'dist/pipeline/cli/main.js'),
-    'console.log(JSON.stringify({ pid: process.pid, execArgv: process.execArgv, args: process.argv.slice(2), arenas: process.env.MALLOC_ARENA_MAX ?? null }));\n',
+    entry ??
+      'console.log(JSON.stringify({ pid: process.pid, ppid: process.ppid, execArgv: process.execArgv, args: process.argv.slice(2), arenas: process.env.MALLOC_ARENA_MAX ?? null }));\n',
   );
   return join(dir, 'bin/docpipe');
 };
 
 interface Started {
   pid: number;
+  ppid: number;
   spawnedPid: number;
   execArgv: string[];
   args: string[];
@@ -87,7 +98,7 @@ const launch = (command: string, args: string[], env: Record<string, string> = {
 
 const oldSpace = (r: { out: Started | undefined }) => r.out?.execArgv.find((f) => f.startsWith('--max-old-space-size='));
 
-t.test('the command execs Node with the limits, as the same process', async (t) => {
+t.test('the command starts Node with the limits, as its child for run', async (t) => {
   const bin = fakePackage(t);
   // Through a link, the way npm installs it.
   const link = join(dirname(dirname(bin)), 'docpipe-link');
@@ -96,8 +107,10 @@ t.test('the command execs Node with the limits, as the same process', async (t) 
   t.equal(r.code, 0);
   t.same(r.out?.execArgv, ['--max-old-space-size=192', '--max-semi-space-size=2', '--heap-growing-percent=50'], 'the default budget');
   t.same(r.out?.args, ['run', '--topics', 'a b'], 'the arguments as given');
-  t.equal(r.out?.pid, r.out?.spawnedPid, 'the PID that was started');
+  t.equal(r.out?.ppid, r.out?.spawnedPid, "run: Node is the command's child");
   t.equal(r.out?.arenas, '2');
+  const other = await launch(link, ['migrate']);
+  t.equal(other.out?.pid, other.out?.spawnedPid, 'other commands: Node replaces the command');
 });
 
 t.test('the old space follows the budget as docpipe run reads it', async (t) => {
@@ -153,4 +166,103 @@ t.test('a stop request while the budget is worked out ends the start with 0', as
   const r = await launch(bin, ['run', '--config', 'docpipe.yaml'], {}, (pid) => setTimeout(() => process.kill(pid, 'SIGTERM'), 500));
   t.equal(r.code, 0);
   t.equal(r.out, undefined, 'Node was not started');
+});
+
+// ---- the command as Node's parent, for run ---------------------------------------------------
+
+/**
+ * An entry that stands for Node's bootstrap: it says `booting` and then busies itself for
+ * `bootMs` with no handler (as Node's own start-up has none), then holds SIGTERM and SIGINT,
+ * joins the command and says `ready`. A stop reaching it says `stopped` and exits 0.
+ */
+const slowEntry = (bootMs: number, exitCode = 0) => `
+import { joinLauncher } from './launcher.mjs';
+process.stdout.write('booting\\n');
+const until = Date.now() + ${bootMs};
+while (Date.now() < until);
+const stop = (signal) => { process.stdout.write('stopped ' + signal + '\\n'); process.exit(0); };
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
+process.stdout.write((joinLauncher() ? 'ready ' : 'alone ') + process.pid + '\\n');
+setTimeout(() => process.exit(${exitCode}), ${exitCode ? 0 : 60_000});
+`;
+
+interface Supervised {
+  pid: number;
+  output: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Resolves once the output holds `text`. */
+  saw: (text: string) => Promise<void>;
+}
+
+const supervise = (command: string, detached = false): Supervised => {
+  const child = spawnClean(
+    command,
+    ['run'],
+    { PATH: `${dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin` },
+    { stdio: ['ignore', 'pipe', 'inherit'], detached },
+  );
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  return {
+    pid: child.pid!,
+    output: () => out,
+    exited: new Promise((done) => child.on('exit', (code, signal) => done({ code, signal }))),
+    saw: async (text) => void (await waitFor(() => out.includes(text), `"${text}" from the entry`, 10_000, 5)),
+  };
+};
+
+/** Running, not a zombie: an orphan's new parent may be slow to reap it. */
+const alive = (pid: number) => {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+};
+
+t.test("a stop request during Node's bootstrap is held and handed over: exit 0", async (t) => {
+  const bin = fakePackage(t, undefined, slowEntry(400));
+  const run = supervise(bin);
+  await run.saw('booting');
+  process.kill(run.pid, 'SIGTERM');
+  t.same(await run.exited, { code: 0, signal: null });
+  t.match(run.output(), /ready \d+\nstopped SIGTERM/, 'Node handled the stop once it could');
+});
+
+t.test('after the handshake each stop is passed on, and the exit code is kept', async (t) => {
+  const bin = fakePackage(t, undefined, slowEntry(0));
+  const run = supervise(bin);
+  await run.saw('ready');
+  process.kill(run.pid, 'SIGINT');
+  t.same(await run.exited, { code: 0, signal: null });
+  t.match(run.output(), /stopped SIGINT/);
+  const failing = supervise(fakePackage(t, undefined, slowEntry(0, 7)));
+  t.same(await failing.exited, { code: 7, signal: null }, "Node's own exit code");
+});
+
+t.test("a stop sent to the whole process group during Node's bootstrap exits 0", async (t) => {
+  // A service manager that signals every process of the unit: Node dies of SIGTERM in its
+  // bootstrap, before it could have read anything.
+  const term = supervise(fakePackage(t, undefined, slowEntry(400)), true);
+  await term.saw('booting');
+  process.kill(-term.pid, 'SIGTERM');
+  t.same(await term.exited, { code: 0, signal: null }, 'SIGTERM');
+  t.notMatch(term.output(), /ready/, 'Node ended by the signal before it handled one');
+  // A terminal's Ctrl-C: the shell starts Node with SIGINT ignored, so Node handles it once ready.
+  const int = supervise(fakePackage(t, undefined, slowEntry(400)), true);
+  await int.saw('booting');
+  process.kill(-int.pid, 'SIGINT');
+  t.same(await int.exited, { code: 0, signal: null }, 'SIGINT');
+});
+
+t.test('Node ends itself when the command is killed', async (t) => {
+  const bin = fakePackage(t, undefined, slowEntry(0));
+  const run = supervise(bin);
+  await run.saw('ready');
+  const node = Number(/ready (\d+)/.exec(run.output())![1]);
+  t.ok(alive(node), 'Node runs');
+  process.kill(run.pid, 'SIGKILL');
+  await run.exited;
+  t.ok(await waitFor(() => !alive(node), 'Node to end', 5000, 20), 'Node is gone within the deadline');
 });

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
  * The `docpipe` command's entry, which bin/docpipe starts with the heap limits of `docpipe
- * run` (memoryBound.ts): it holds SIGTERM and SIGINT before anything else is loaded, logs which
- * limits apply, then loads the command line (program.ts). Exit codes: 0 done (or stopped cleanly), 1
+ * run` (memoryBound.ts): it holds SIGTERM and SIGINT before anything else is loaded, tells the
+ * command it does (launcher.ts), logs which limits apply, then loads the command line
+ * (program.ts). Exit codes: 0 done (or stopped cleanly), 1
  * failed (a fatal error, rows skipped, documents missing), 2 bad usage or configuration.
  *
  * @example
@@ -14,8 +15,10 @@
  * ```
  */
 import { holdEarlySignals } from './earlySignals.js';
+import { joinLauncher } from './launcher.js';
 
 holdEarlySignals();
+joinLauncher();
 if (process.argv[2] === 'run') {
   // Loaded only now: the signals are held first.
   const [{ createLogger }, { heapLimitsInEffect, MEMORY_BOUND_ENV }] = await Promise.all([import('./logger.js'), import('./memoryBound.js')]);

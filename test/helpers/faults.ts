@@ -1,7 +1,7 @@
 // The fault-injection harness: documents whose acknowledgements are recorded one by one, docpipe
 // run as real child processes whose memory is sampled, and the check Kafka's own system tests
 // make — the acknowledged set against the stored set (table rows plus dead letters).
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { appendFileSync, chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -12,6 +12,8 @@ import { DocumentProducer } from '../../pipeline/kafka/documentProducer.js';
 import { DLQ_HEADERS } from '../../sinks/deadLetterWriter.js';
 import { isNewer, type RowVersion } from '../../sinks/versionRule.js';
 import { db as sharedDb, kafkaBrokers as sharedBrokers, uniqueName, type Teardown } from './stack.js';
+import { signalTree, treeRssMb } from './processTree.js';
+import { spawnClean, userEnv } from './spawnClean.js';
 import { waitFor } from './wait.js';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -275,18 +277,17 @@ export class Member {
   readonly exited: Promise<number | null>;
   /** Largest resident set seen (VmRSS, and the kernel's peak VmHWM), in MB. */
   maxRssMb = 0;
-  readonly started = Date.now();
+  /** When the process was started (after the command was built, which can take a while). */
+  readonly started: number;
   private log = '';
   private readonly sampler: NodeJS.Timeout;
 
   constructor(env: Record<string, string>) {
-    // Node options are the test runner's own (its TypeScript loader), not a user's.
-    const { NODE_OPTIONS: _runner, ...inherited } = process.env;
-    this.child = spawn(compiledCli(), ['run'], {
-      cwd: root,
-      env: { ...inherited, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    // Started as a user starts it: the test runner's variables and Node options (its loaders
+    // and process tracker) stay out.
+    const command = compiledCli();
+    this.child = spawnClean(command, ['run'], { ...userEnv(), ...env }, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.started = Date.now();
     const keep = (d: Buffer) => {
       this.log += d.toString();
       // Debug logs can be large: keep the recent part, enough to explain a failure.
@@ -304,16 +305,10 @@ export class Member {
   }
 
   private sample(): void {
-    try {
-      const status = readFileSync(`/proc/${this.child.pid}/status`, 'utf8');
-      // VmHWM is the kernel's own peak of VmRSS: it catches peaks between two samples.
-      for (const field of ['VmRSS', 'VmHWM']) {
-        const kb = new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1];
-        if (kb) this.maxRssMb = Math.max(this.maxRssMb, Number(kb) / 1024);
-      }
-    } catch {
-      // The process is gone; the exit handler stops the sampler.
-    }
+    // The command's shell and Node beside it; VmHWM is the kernel's own peak of VmRSS, which
+    // catches peaks between two samples.
+    const { rss, peak } = treeRssMb(this.child.pid!);
+    this.maxRssMb = Math.max(this.maxRssMb, rss, peak);
   }
 
   metricsPort: number | undefined;
@@ -362,8 +357,14 @@ export class Member {
     return this.log;
   }
 
+  /**
+   * SIGKILL ends the command and Node at once, as a crash or the OOM killer would; other
+   * signals go to the command, as a user's or a container runtime's do.
+   */
   kill(signal: NodeJS.Signals = 'SIGKILL'): void {
-    if (this.running) this.child.kill(signal);
+    if (!this.running) return;
+    if (signal === 'SIGKILL') signalTree(this.child.pid!, signal);
+    else this.child.kill(signal);
   }
 
   /**

@@ -16,6 +16,8 @@ import { createOperations } from '../operationsServer.js';
 
 /** How often the one-line throughput summary is logged. */
 const SUMMARY_EVERY_MS = 5000;
+/** Stop signals this close together are one request. */
+const SAME_REQUEST_MS = 1000;
 
 /** Where the process's memory is: the JavaScript heap, Buffers and other memory outside it, all of it. */
 const memoryMb = () => {
@@ -75,7 +77,14 @@ export const runCommand = async (options: { config?: string | undefined; flags: 
     drainTimeoutMs: settings.drainTimeoutMs,
     logger,
   });
+  // A terminal's Ctrl-C, or a service manager that signals every process of the unit, reaches
+  // both this process and the docpipe command, which passes it on: one request, not the
+  // second one that abandons the drain.
+  let lastSignalAt = -Infinity;
   const onSignal = (signal: string) => {
+    const now = performance.now();
+    if (now - lastSignalAt < SAME_REQUEST_MS) return;
+    lastSignalAt = now;
     logger.info({ signal }, 'signal received');
     void pipeline.stop();
   };
