@@ -5,6 +5,10 @@
  * written survives a crash of the process or the machine), and a busy timeout so a second
  * process reading the file (`docpipe verify`) waits instead of failing.
  *
+ * better-sqlite3 is an optional peer dependency: a native module that deployments writing to
+ * MySQL or PostgreSQL (the container image among them) do not need. Install it beside docpipe
+ * to use SQLite; knex loads it only when such a pool is made.
+ *
  * @example
  * ```ts
  * import { createSqliteKnex } from 'docpipe/sinks';
@@ -12,12 +16,26 @@
  * const rows = await knex('input_data').select('doc_id'); // doc_id: bigint
  * ```
  */
+import { createRequire } from 'node:module';
 import knexFactory, { type Knex } from 'knex';
 import type BetterSqlite3 from 'better-sqlite3';
+import { FatalSinkError } from '../pipeline/core/recordSink.js';
 import { knexClient } from './knexClient.js';
 
-export const createSqliteKnex = (filename: string): Knex =>
-  knexFactory({
+/** Fails with what to do when the driver is not installed (knex's own message is a stack of `require`). */
+const requireDriver = (): void => {
+  try {
+    createRequire(import.meta.url).resolve('better-sqlite3');
+  } catch {
+    throw new FatalSinkError(
+      'an SQLite database needs the better-sqlite3 package, which is not installed (a native module docpipe leaves out unless SQLite is used): run npm install better-sqlite3 where docpipe is installed, or write to MySQL or PostgreSQL',
+    );
+  }
+};
+
+export const createSqliteKnex = (filename: string): Knex => {
+  requireDriver();
+  return knexFactory({
     client: 'better-sqlite3',
     connection: { filename },
     useNullAsDefault: true,
@@ -38,5 +56,6 @@ export const createSqliteKnex = (filename: string): Knex =>
       },
     },
   });
+};
 
 export const isSqliteKnex = (knex: Knex): boolean => knexClient(knex).config.client === 'better-sqlite3';
