@@ -5,6 +5,8 @@ import { readFile, access } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Ajv } from 'ajv';
 import { parse } from 'yaml';
+import { SETTINGS } from '../pipeline/cli/runConfig.js';
+import { healthcheckArgs, last, stages } from './helpers/dockerfile.js';
 
 const root = resolve(import.meta.dirname, '..');
 
@@ -24,6 +26,9 @@ interface Service {
   ports?: string[];
   depends_on?: Record<string, { condition: string }>;
   hostname?: string;
+  init?: boolean;
+  stop_grace_period?: string;
+  healthcheck?: { test?: string[] | string; disable?: boolean };
 }
 interface Compose {
   services: Record<string, Service>;
@@ -116,4 +121,36 @@ t.test('clients point at services that exist, with matching credentials', async 
 
   const hostPorts = Object.values(compose.services).flatMap((s) => (s.ports ?? []).map((p) => p.split(':')[0]));
   t.equal(new Set(hostPorts).size, hostPorts.length, 'no two services publish the same host port');
+});
+
+/** A Compose duration (`45s`, `1m30s`, `1500ms`) in milliseconds. */
+const durationMs = (d: string): number => {
+  const unit: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1, us: 0.001 };
+  const parts = [...d.matchAll(/(\d+(?:\.\d+)?)(h|ms|us|m|s)/g)];
+  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== d) throw new Error(`not a duration: ${d}`);
+  return parts.reduce((sum, p) => sum + Number(p[1]) * unit[p[2]!]!, 0);
+};
+
+t.test('docpipe stops gracefully under compose and reports its health', async (t) => {
+  const { compose } = await load();
+  const docpipe = compose.services['docpipe']!;
+  t.equal(docpipe.init, true, 'an init runs as PID 1 and passes signals on');
+
+  const drainMs = Number(docpipe.environment?.['DOCPIPE_DRAIN_TIMEOUT_MS'] ?? SETTINGS.find((s) => s.key === 'drainTimeoutMs')!.default);
+  t.ok(docpipe.stop_grace_period, "a stop grace period is set (Docker's default is 10 s)");
+  const graceMs = durationMs(docpipe.stop_grace_period ?? '10s');
+  t.ok(graceMs > drainMs, `docker stop waits ${graceMs} ms, longer than the ${drainMs} ms drain timeout`);
+  t.throws(() => durationMs('45 seconds'), 'the duration reader refuses what Compose would');
+  t.equal(durationMs('1m30s'), 90_000);
+
+  // The service's own health check, or else the image's.
+  const own = docpipe.healthcheck;
+  t.notOk(own?.disable === true || (Array.isArray(own?.test) && own.test[0] === 'NONE'), 'the health check is not disabled');
+  const dockerfile = await readFile(resolve(root, docpipe.build!.context, docpipe.build!.dockerfile ?? 'Dockerfile'), 'utf8');
+  const fromImage = last(stages(dockerfile).at(-1)!, 'HEALTHCHECK');
+  const test = own?.test ?? (fromImage && healthcheckArgs(fromImage.args).test);
+  t.match([test ?? []].flat().join(' '), /\/healthz/, "docpipe's health check asks /healthz");
+
+  const port = String(docpipe.environment?.['DOCPIPE_METRICS_PORT'] ?? '9464');
+  t.ok(docpipe.ports?.includes(`${port}:${port}`), `the operations port ${port} is published`);
 });
