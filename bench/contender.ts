@@ -33,6 +33,11 @@ export interface Contender {
    */
   readonly sample?: (total: number) => number;
   run(input: RunInput): Promise<Throughput>;
+  /**
+   * Peak resident set of its last round where it runs in a process of its own; undefined: it
+   * runs in the benchmark's process, whose peak is taken instead.
+   */
+  lastPeakRssBytes?(): number | undefined;
   /** Anything else it measured along the way, for the JSON results (the raw sink's sweep). */
   details?(): unknown;
 }

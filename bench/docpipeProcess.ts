@@ -108,6 +108,10 @@ class DocpipeProcessContender implements Contender {
     return progress.result();
   }
 
+  lastPeakRssBytes(): number | undefined {
+    return this.peaks.at(-1);
+  }
+
   details(): { peakRssBytes: number[] } {
     return { peakRssBytes: this.peaks };
   }

@@ -32,6 +32,9 @@ const bestOf = (s: ThroughputResult, id: string): Throughput | undefined => s.co
 
 export const rateOf = (s: ThroughputResult, id: string): number | undefined => bestOf(s, id)?.rowsPerSecond;
 
+const peakCell = (c: ContenderResult): string =>
+  c.peakRssBytes === undefined ? '–' : `${mb(c.peakRssBytes)}${c.peakRssRiseBytes === undefined ? '' : ` (+${Math.round(c.peakRssRiseBytes / 1048576)})`}`;
+
 const cpuCells = (t: Throughput): string[] =>
   t.cpuMicrosPerRow === undefined ? ['–', '–'] : [`${Math.round(t.machineBusy! * 100)}%`, t.cpuMicrosPerRow.toFixed(1)];
 
@@ -51,10 +54,13 @@ export const scenarioTable = (s: ThroughputResult): string => {
     ...(pipe ? ['÷ raw pipe'] : []),
     ...peers.map((p) => `÷ ${PEER_NAMES[p]}`),
     ...(cpu ? ['machine busy', 'machine CPU µs/row'] : []),
+    'peak RSS',
     'rounds (rows/s)',
   ];
   const lines = [
     `### ${s.title} — ${fmt(s.documents)} documents`,
+    '',
+    "Peak RSS: a contender's own process where it runs in one; otherwise the benchmark process's over its rounds, the harness included, with in brackets how far it rose above where a round started (the contender's own share).",
     '',
     `| ${head.join(' | ')} |`,
     `| ${head.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`,
@@ -75,7 +81,7 @@ export const scenarioTable = (s: ThroughputResult): string => {
     const onMysql = (other: number | undefined) => (c.database === 'mysql' ? ratio(r, other) : '–');
     const onPostgres = (other: number | undefined) => (c.database === 'postgresql' ? ratio(r, other) : '–');
     lines.push(
-      `| ${[name, unit, onMysql(sink), ...(pgSink ? [onPostgres(pgSink)] : []), ...(prepared ? [onMysql(prepared)] : []), ...(pipe ? [onMysql(pipe)] : []), ...peers.map((p) => onMysql(rateOf(s, p))), ...(cpu ? cpuCells(c.best) : []), c.rounds.map(fmt).join(', ')].join(' | ')} |`,
+      `| ${[name, unit, onMysql(sink), ...(pgSink ? [onPostgres(pgSink)] : []), ...(prepared ? [onMysql(prepared)] : []), ...(pipe ? [onMysql(pipe)] : []), ...peers.map((p) => onMysql(rateOf(s, p))), ...(cpu ? cpuCells(c.best) : []), peakCell(c), c.rounds.map(fmt).join(', ')].join(' | ')} |`,
     );
   }
   return lines.join('\n');

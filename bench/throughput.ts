@@ -12,6 +12,7 @@ import type { Contender } from './contender.js';
 import type { ThroughputScenario } from './profiles.js';
 import type { Throughput } from './progress.js';
 import type { TableStore } from './postgres.js';
+import { peakRssBytes, resetPeakRss } from './peakRss.js';
 
 export interface ContenderResult {
   id: string;
@@ -25,6 +26,10 @@ export interface ContenderResult {
   /** Undefined when no round succeeded. */
   best: Throughput | undefined;
   rounds: number[];
+  /** Largest peak resident set over its rounds (its own process's, or the benchmark's). */
+  peakRssBytes?: number;
+  /** For a contender in the benchmark's process: the largest rise of its peak over a round. */
+  peakRssRiseBytes?: number;
   error?: string;
   details?: unknown;
 }
@@ -43,6 +48,9 @@ export const runThroughput = async (
   log(`${scenario.title}: producing ${scenario.documents.toLocaleString('en-US')} documents…`);
   const topic = await ctx.topicWithDocuments(`bench_${scenario.id.replace(/-/g, '_')}`, scenario.partitions, scenario.documents, scenario.docBytes);
   const runs = new Map<string, Throughput[]>(contenders.map((c) => [c.id, []]));
+  const peaks = new Map<string, number>();
+  /** In the benchmark's process: how far its peak rose above where the round started. */
+  const rises = new Map<string, number>();
   /** Contenders that failed, and why; they are not run again. */
   const errors = new Map<string, string>();
   for (let round = 1; round <= rounds; round++) {
@@ -58,7 +66,14 @@ export const runThroughput = async (
         // Inside the try: PostgreSQL being down must cost only its own contenders' figures.
         if (c.database === 'postgresql') store = await ctx.postgres();
         table = await store.freshTable(`${c.id}_${scenario.id}`);
+        // From a collected heap (run with --expose-gc), so that a round's rise is its own.
+        (globalThis as { gc?: () => void }).gc?.();
+        const before = resetPeakRss();
         const r = await c.run({ ctx, topic, partitions: scenario.partitions, total, docBytes: scenario.docBytes, table });
+        const own = c.lastPeakRssBytes?.();
+        const peak = own ?? peakRssBytes();
+        if (peak !== undefined) peaks.set(c.id, Math.max(peak, peaks.get(c.id) ?? 0));
+        if (own === undefined && peak !== undefined && before !== undefined) rises.set(c.id, Math.max(peak - before, rises.get(c.id) ?? 0));
         if (c.writes) await store.verifyRows(table, r.rows, c.title);
         if (r.rows < total) throw new Error(`${c.title} acknowledged ${r.rows} of ${total} documents`);
         runs.get(c.id)!.push(r);
@@ -86,6 +101,8 @@ export const runThroughput = async (
         sampled: c.sample !== undefined && c.sample(scenario.documents) < scenario.documents,
         best: rs.length > 0 ? rs.reduce((a, b) => (b.rowsPerSecond > a.rowsPerSecond ? b : a)) : undefined,
         rounds: rs.map((r) => Math.round(r.rowsPerSecond)),
+        ...(peaks.has(c.id) && { peakRssBytes: peaks.get(c.id)! }),
+        ...(rises.has(c.id) && { peakRssRiseBytes: rises.get(c.id)! }),
         ...(errors.has(c.id) && { error: errors.get(c.id)! }),
         ...(c.details && { details: c.details() }),
       };

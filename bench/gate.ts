@@ -1,0 +1,57 @@
+/**
+ * The CI gate: ratios of docpipe's default chain to contenders measured in the same run, on
+ * the same broker, database and cores, in alternating rounds. Each ratio is the median of the
+ * rounds' own ratios (round i of docpipe over round i of the other, which ran next to it), so a
+ * round slowed by something else on the machine moves it less than a ratio of two bests does.
+ * The thresholds sit between what ten clean runs measured and what a build slowed by 10%
+ * measured (README, Benchmarks, CI gate).
+ *
+ *   const checks = gateChecks(headline); // [{ against: 'rawPipe', ratio: 0.97, min: 0.9, passed: true, … }, …]
+ */
+import type { ThroughputResult } from './throughput.js';
+
+export interface GateRule {
+  /** The contender docpipe is divided by. */
+  against: string;
+  /** What the table calls it. */
+  name: string;
+  min: number;
+}
+
+export const GATE: readonly GateRule[] = [
+  // Consume → JSON.parse → prepared INSERT: what is left of docpipe's rate once Kafka and the
+  // database are paid for is docpipe's own cost.
+  { against: 'rawPipe', name: 'the raw pipe', min: 0.85 },
+  { against: 'kafkajs', name: 'KafkaJS', min: 1.3 },
+];
+
+export interface GateCheck extends GateRule {
+  /** Median of the paired rounds' ratios; undefined when either side has no round. */
+  ratio: number | undefined;
+  /** Each pair's ratio, in round order. */
+  rounds: number[];
+  passed: boolean;
+}
+
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
+
+export const gateChecks = (headline: ThroughputResult | undefined, rules: readonly GateRule[] = GATE): GateCheck[] =>
+  rules.map((rule) => {
+    const docpipe = headline?.contenders.find((c) => c.id === 'docpipe')?.rounds ?? [];
+    const other = headline?.contenders.find((c) => c.id === rule.against)?.rounds ?? [];
+    // A failed round is not recorded, so pairs are only sure while both have every round.
+    const pairs = docpipe.length === other.length ? docpipe.map((d, i) => d / other[i]!) : [];
+    const ratio = pairs.length > 0 ? median(pairs) : undefined;
+    return { ...rule, ratio, rounds: pairs, passed: ratio !== undefined && ratio >= rule.min };
+  });
+
+/** One line per rule, `Gate: …: passed|FAILED`, which CI greps. */
+export const gateLines = (checks: readonly GateCheck[]): string[] =>
+  checks.map(
+    (c) =>
+      `Gate: docpipe ÷ ${c.name} = ${c.ratio === undefined ? '–' : c.ratio.toFixed(3)} (median of rounds ${c.rounds.map((r) => r.toFixed(3)).join(', ')}; fails below ${c.min}): ${c.passed ? 'passed' : 'FAILED'}`,
+  );
