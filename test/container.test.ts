@@ -77,12 +77,15 @@ const copy = (source: string, destination: string, intoDirectory: boolean): void
   cpSync(source, target, { recursive: true, verbatimSymlinks: true });
 };
 
+const nodePrefix = dirname(dirname(process.execPath));
+
 /** The environment of a RUN line: this machine's, without npm's own variables, and the stage's ENV. */
 const buildEnv = (s: BuiltStage): NodeJS.ProcessEnv => ({
   ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k) && k !== 'NODE_OPTIONS')),
   ...s.env,
-  // node-gyp would download Node's headers otherwise; this machine has them.
-  ...(existsSync('/usr/include/node/node.h') && { npm_config_nodedir: '/usr' }),
+  // node-gyp would download the headers of the Node that builds; they are installed beside it
+  // (/usr for the machine's own Node).
+  ...(existsSync(join(nodePrefix, 'include/node/node.h')) && { npm_config_nodedir: nodePrefix }),
 });
 
 /**
