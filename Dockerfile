@@ -43,6 +43,6 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.DOCPIPE_METRICS_PORT || 9464}/healthz`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # The image's own unprivileged user; the files stay root's, read-only to it.
 USER node
-# The launcher applies the memory bound and execs Node, which then handles SIGTERM itself.
+# The docpipe command applies the memory bound and, as PID 1, holds SIGTERM until Node handles it.
 ENTRYPOINT ["/app/bin/docpipe"]
 CMD ["run"]
