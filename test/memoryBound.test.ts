@@ -105,7 +105,7 @@ t.test('the command starts Node with the limits, as its child for run', async (t
   symlinkSync(bin, link);
   const r = await launch(link, ['run', '--topics', 'a b']);
   t.equal(r.code, 0);
-  t.same(r.out?.execArgv, ['--max-old-space-size=192', '--max-semi-space-size=2', '--heap-growing-percent=50'], 'the default budget');
+  t.same(r.out?.execArgv, ['--max-old-space-size=192', '--max-semi-space-size=4', '--heap-growing-percent=100'], 'the default budget');
   t.same(r.out?.args, ['run', '--topics', 'a b'], 'the arguments as given');
   t.equal(r.out?.ppid, r.out?.spawnedPid, "run: Node is the command's child");
   t.equal(r.out?.arenas, '2');
@@ -136,12 +136,12 @@ t.test('the old space follows the budget as docpipe run reads it', async (t) => 
 t.test("a setting of the user's own in NODE_OPTIONS wins", async (t) => {
   const bin = fakePackage(t);
   const argv = async (options: string) => (await launch(bin, ['run'], { NODE_OPTIONS: options })).out?.execArgv;
-  t.same(await argv('--max-old-space-size=512'), ['--max-semi-space-size=2', '--heap-growing-percent=50']);
-  t.same(await argv('--enable-source-maps --max_old_space_size=512'), ['--max-semi-space-size=2', '--heap-growing-percent=50'], 'underscores');
-  t.same(await argv('--max-semi-space-size=32'), ['--max-old-space-size=192', '--heap-growing-percent=50']);
+  t.same(await argv('--max-old-space-size=512'), ['--max-semi-space-size=4', '--heap-growing-percent=100']);
+  t.same(await argv('--enable-source-maps --max_old_space_size=512'), ['--max-semi-space-size=4', '--heap-growing-percent=100'], 'underscores');
+  t.same(await argv('--max-semi-space-size=32'), ['--max-old-space-size=192', '--heap-growing-percent=100']);
   t.same(
     await argv('--title=--max-old-space-size=1'),
-    ['--max-old-space-size=192', '--max-semi-space-size=2', '--heap-growing-percent=50'],
+    ['--max-old-space-size=192', '--max-semi-space-size=4', '--heap-growing-percent=100'],
     'only a flag of its own',
   );
 });
