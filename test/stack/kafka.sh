@@ -94,7 +94,7 @@ require_java() {
 }
 
 require_client() {
-  require node "Install Node.js 20 or newer."
+  require node "Install Node.js 22 or 24 (or 20.19+)."
   [[ -d "$REPO_ROOT/node_modules/@confluentinc/kafka-javascript" ]] ||
     die "the Kafka client is not installed; run 'CKJS_LINKING=dynamic npm ci' in $REPO_ROOT first."
 }

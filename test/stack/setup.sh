@@ -42,10 +42,13 @@ packages() {
 }
 
 npm_packages() {
-  require node "Install Node.js 20 or newer."
-  local major
-  major="$(node -p 'process.versions.node.split(".")[0]')"
-  ((major >= 20)) || die "docpipe needs Node.js 20 or newer; this is $(node --version)."
+  require node "Install Node.js 22 or 24 (or 20.19+)."
+  # The release lines and lowest releases package.json's engines names.
+  node -e '
+    const [major, minor] = process.versions.node.split(".").map(Number);
+    const lowest = { 20: 19, 22: 13, 24: 0 }[major];
+    process.exit(lowest !== undefined && minor >= lowest ? 0 : 1);
+  ' || die "docpipe needs Node.js ^20.19, ^22.13 or ^24 (package.json, engines); this is $(node --version)."
   export CKJS_LINKING=dynamic
   # node-gyp would download Node's headers; use the installed ones when they are there.
   if [[ -z "${npm_config_nodedir:-}" && -f /usr/include/node/node.h ]]; then
