@@ -68,7 +68,6 @@ const { values: args } = parseArgs({
 const listedProfile = profiles[args.profile];
 if (!listedProfile) throw new Error(`--profile must be one of ${Object.keys(profiles).join(', ')}`);
 const profile = args.rounds === undefined ? listedProfile : { ...listedProfile, rounds: Number(args.rounds) };
-const gate = args.gate;
 const only = args.only?.split(',');
 
 const started = Date.now();
@@ -129,7 +128,7 @@ try {
   }
 
   const targets = checkTargets(headline, stalled, lat);
-  const checks = gate ? gateChecks(headline) : [];
+  const checks = args.gate ? gateChecks(headline) : [];
   const budget = headline && cpuBudgetSection(headline, environment.machine.cpus);
   const ratios = headline && ceilingRatios(headline);
   // Opened already by its contenders; a server that was down has no version to give.
@@ -152,14 +151,14 @@ try {
     seconds: (Date.now() - started) / 1000,
     ...environment,
     versions,
-    configuration: { profile, targets: TARGETS, gate },
+    configuration: { profile, targets: TARGETS, gate: args.gate },
     throughput,
     stalledSink: stalled,
     latency: lat,
-    /** docpipe ÷ the raw ceiling of its database, headline scenario; only `mysql` is gated. */
+    /** docpipe ÷ the raw ceiling of its database, headline scenario; reported, not gated. */
     ceilingRatios: ratios,
     targetChecks: targets,
-    gate: gate ? checks : undefined,
+    gate: args.gate ? checks : undefined,
     failures,
   };
 
@@ -177,7 +176,7 @@ try {
     targetsSection(targets),
     '',
     ...Object.entries(failures).map(([scenario, why]) => `**${scenario} failed:** ${why}\n`),
-    ...(gate ? [...gateLines(checks), ''] : []),
+    ...(args.gate ? [...gateLines(checks), ''] : []),
     ...(pgRatio === undefined ? [] : [`On PostgreSQL, docpipe ÷ the raw PostgreSQL sink: ${pgRatio.toFixed(2)} (not gated).`, '']),
   ].join('\n');
 
