@@ -193,6 +193,15 @@ export class MysqlDialect implements SqlDialect {
     return groupKeys(rows);
   }
 
+  async columnDefaults(conn: unknown, table: string): Promise<Map<string, string | null>> {
+    const rows = await queryOn<{ c: string; d: string | null }[]>(
+      conn as RawConnection,
+      'SELECT COLUMN_NAME AS c, COLUMN_DEFAULT AS d FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?',
+      [table],
+    );
+    return new Map(rows.map((r) => [r.c, r.d]));
+  }
+
   async columns(conn: unknown, table: string): Promise<string[]> {
     const rows = await queryOn<{ c: string }[]>(
       conn as RawConnection,
@@ -208,7 +217,7 @@ export class MysqlDialect implements SqlDialect {
     if (!shapes) this.statements.set(plan, (shapes = new Map<number, string>()));
     let sql = shapes.get(rows);
     if (sql === undefined) {
-      const stamps = plan.mapping.stamps;
+      const stamps = plan.insertStamps;
       const columns = [...plan.boundColumns, ...stamps.map((s) => s.name)];
       const tuple = `(${[...plan.boundColumns.map(() => '?'), ...stamps.map((s) => this.stampSql(s.stamp))].join(', ')})`;
       const alias = this.rowAlias ? ' AS new' : '';
@@ -230,13 +239,14 @@ export class MysqlDialect implements SqlDialect {
     const replacing = `(${ts} <=> ${REPLACING})`;
     const replaced = [
       ...plan.mapping.columns.filter((c) => !c.isKey).map((c) => c.name),
-      ...plan.mapping.stamps.map((s) => s.name),
       'deleted_at',
       ...VERSION_BOUND.filter((c) => c !== VERSION_COLUMNS.timestamp),
     ];
     clause = [
       `${ts} = IF(${newer}, ${REPLACING}, ${ts})`,
       ...replaced.map((c) => `${q(c)} = IF(${replacing}, ${incoming(c)}, ${q(c)})`),
+      // Spelled here, not read from the incoming row: an insert may have left a stamp to its default.
+      ...plan.mapping.stamps.map((s) => `${q(s.name)} = IF(${replacing}, ${this.stampSql(s.stamp)}, ${q(s.name)})`),
       `${ts} = IF(${replacing}, ${incoming(VERSION_COLUMNS.timestamp)}, ${ts})`,
     ].join(', ');
     this.updates.set(plan, clause);

@@ -83,7 +83,7 @@ export type SqlSinkRecord<T> = T | Deletion;
 interface Pending<T> {
   readonly record: Envelope<SqlSinkRecord<T>>;
   readonly row: PlannedRow;
-  readonly sortKey: bigint | string;
+  readonly sortKey: number | bigint | string;
 }
 
 /** How long transient errors are retried by default before the sink gives up. */
@@ -98,6 +98,12 @@ const FIXED_VALUE_BYTES = 16;
 class RecordRejected extends Error {}
 
 const valueBytes = (v: unknown): number => (typeof v === 'string' ? Buffer.byteLength(v) : Buffer.isBuffer(v) ? v.length : FIXED_VALUE_BYTES);
+
+/**
+ * An integer key's digits as something `<` orders by value: a number while it is exact (15
+ * digits always are), a bigint beyond; the two compare exactly with each other.
+ */
+const integerSortKey = (digits: string): number | bigint => (digits.length <= 15 ? Number(digits) : BigInt(digits));
 
 const rejection = (errorClass: string, message: string, stage = 'sink'): Rejection => ({ stage, errorClass, message });
 
@@ -244,6 +250,7 @@ export class SqlSink<T> implements RecordSink<SqlSinkRecord<T>> {
       rule: this.rule,
       boundColumns: [...mapping.columns.map((c) => c.name), 'deleted_at', ...VERSION_BOUND],
       boundTypes: [...mapping.columns.map((c) => c.type), 'timestamp', 'string', 'integer', 'bigint', 'bigint', 'bigint'],
+      insertStamps: mapping.stamps.filter((s) => !report.defaultedStamps.includes(s.name)),
     };
   }
 
@@ -307,21 +314,26 @@ export class SqlSink<T> implements RecordSink<SqlSinkRecord<T>> {
   private pending(plan: TablePlan, record: Envelope<SqlSinkRecord<T>>, deletedAt: Date): Pending<T> {
     const doc = record.payload;
     const mapping = this.mapping;
-    let values: unknown[];
+    const mapped = mapping.columns.length;
+    // Every bound value of the row in one array of its final size: this runs for every record.
+    const values = new Array<unknown>(plan.boundColumns.length);
     let external: bigint | null;
     if (isDeletion(doc)) {
       const key = mapping.keyValues(doc.key);
-      values = new Array<unknown>(mapping.columns.length).fill(null);
-      for (let i = 0; i < key.length; i++) values[i] = key[i];
-      values.push(deletedAt);
+      for (let i = 0; i < mapped; i++) values[i] = i < key.length ? key[i] : null;
+      values[mapped] = deletedAt;
       external = doc.version;
     } else {
-      values = mapping.values(doc);
-      values.push(null);
+      mapping.values(doc, values);
+      values[mapped] = null;
       external = this.versionOf(doc);
     }
     const version = recordVersion(record, external);
-    values.push(version.topic, version.partition, version.offset, version.timestamp, version.external === null ? null : version.external.toString());
+    values[mapped + 1] = version.topic;
+    values[mapped + 2] = version.partition;
+    values[mapped + 3] = version.offset;
+    values[mapped + 4] = version.timestamp;
+    values[mapped + 5] = version.external === null ? null : version.external.toString();
     const types = plan.boundTypes;
     let bytes = ROW_OVERHEAD;
     for (let i = 0; i < values.length; i++) {
@@ -330,9 +342,8 @@ export class SqlSink<T> implements RecordSink<SqlSinkRecord<T>> {
       bytes += valueBytes(v);
     }
     const keyWidth = mapping.key.length;
-    const keyText = keyTextOf(values.slice(0, keyWidth));
-    const sortKey = this.sortAsBigint ? BigInt(keyText) : keyText;
-    return { record, row: { params: values, keyText, version, bytes }, sortKey };
+    const keyText = keyWidth === 1 ? String(values[0]) : keyTextOf(values.slice(0, keyWidth));
+    return { record, row: { params: values, keyText, version, bytes }, sortKey: this.sortAsBigint ? integerSortKey(keyText) : keyText };
   }
 
   /** Writes `rows` in one transaction; on a data error, halves and recurses to isolate it. */

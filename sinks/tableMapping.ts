@@ -85,8 +85,12 @@ export interface CompiledMapping<T> {
   readonly stamps: readonly { readonly name: string; readonly stamp: Stamp }[];
   readonly mode: 'upsert' | 'insert';
   readonly migrate: TableMapping<T>['migrate'];
-  /** The document's values, one per column; throws a {@link RecordError} naming the column. */
-  values(doc: T): BoundValue[];
+  /**
+   * The document's values, one per column, in `into` (from index 0) when given, so that a row
+   * with columns of its own after these is allocated once; throws a {@link RecordError} naming
+   * the column.
+   */
+  values(doc: T, into?: unknown[]): BoundValue[];
   /** The key values a tombstone's key stands for (the value itself, or a JSON object of the key fields). */
   keyValues(key: string): BoundValue[];
 }
@@ -243,8 +247,8 @@ export const compileMapping = <T>(mapping: TableMapping<T>): CompiledMapping<T> 
     stamps: Object.entries(mapping.stamps ?? {}).map(([name, stamp]) => ({ name, stamp })),
     mode: mapping.mode ?? 'upsert',
     migrate: mapping.migrate,
-    values: (doc) => {
-      const out = new Array<BoundValue>(columns.length);
+    values: (doc, into) => {
+      const out = (into ?? new Array<BoundValue>(columns.length)) as BoundValue[];
       for (let i = 0; i < columns.length; i++) {
         const c = columns[i]!;
         const v = getters[i]!(doc);

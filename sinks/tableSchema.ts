@@ -15,7 +15,7 @@
  */
 import type { Knex } from 'knex';
 import type { CompiledMapping, Stamp } from './tableMapping.js';
-import type { SqlDialect } from './sqlDialect.js';
+import { defaultGives, type SqlDialect } from './sqlDialect.js';
 import { knexClient } from './knexClient.js';
 
 export interface TableReport {
@@ -27,6 +27,8 @@ export interface TableReport {
   readonly hasKey: boolean;
   /** Other unique keys made only of columns docpipe writes: an upsert may match on them instead. */
   readonly otherUniqueKeys: readonly (readonly string[])[];
+  /** Stamps whose column default gives the same value, so that an insert may leave them out. */
+  readonly defaultedStamps: readonly string[];
 }
 
 /** Every column a table written by docpipe has besides the mapped ones and the stamps. */
@@ -47,11 +49,15 @@ const isAlreadyExists = (err: unknown): boolean => {
   return e.errno === 1050 || e.code === '42P07' || /already exists/i.test(e.message ?? '');
 };
 
-const stampColumn = (t: Knex.CreateTableBuilder, name: string, stamp: Stamp, mysql: boolean): void => {
-  if (stamp === 'now') t.datetime(name, { precision: 3, useTz: !mysql }).nullable();
-  else if (typeof stamp === 'boolean') t.boolean(name).nullable();
-  else if (typeof stamp === 'number') t.double(name).nullable();
-  else t.string(name, 255).nullable();
+const stampColumn = (knex: Knex, t: Knex.CreateTableBuilder, name: string, stamp: Stamp, mysql: boolean): void => {
+  let col: Knex.ColumnBuilder;
+  if (stamp === 'now') col = t.datetime(name, { precision: 3, useTz: !mysql }).nullable();
+  else if (typeof stamp === 'boolean') col = t.boolean(name).nullable();
+  else if (typeof stamp === 'number') col = t.double(name).nullable();
+  else col = t.string(name, 255).nullable();
+  // On MySQL the stamp's value as the column's default lets inserts leave it out (see
+  // SqlDialect.columnDefaults); the other dialects spell stamps in every insert.
+  if (mysql) col.defaultTo(stamp === 'now' ? knex.raw('CURRENT_TIMESTAMP(3)') : stamp);
 };
 
 /** Creates `table` for `mapping`. Fails if it exists. */
@@ -94,7 +100,7 @@ export const createTable = async (knex: Knex, dialect: SqlDialect, table: string
       if (c.isKey) col.notNullable();
       else col.nullable();
     }
-    for (const s of mapping.stamps) stampColumn(t, s.name, s.stamp, mysql);
+    for (const s of mapping.stamps) stampColumn(knex, t, s.name, s.stamp, mysql);
     t.datetime('deleted_at', { precision: 3, useTz: !mysql }).nullable();
     // Kafka topic names have at most 249 characters; compared byte for byte, as Kafka does.
     const topic = t.string('src_topic', 249).nullable();
@@ -127,8 +133,10 @@ export const inspectTable = async (
     const have = new Set(await dialect.columns(conn, table));
     const written = [...mapping.columns.map((c) => c.name), ...mapping.stamps.map((s) => s.name), ...BOOKKEEPING_COLUMNS];
     const key = mapping.key.map((k) => k.name);
+    const defaults = await dialect.columnDefaults?.(conn, table);
     return {
       table,
+      defaultedStamps: defaults ? mapping.stamps.filter((s) => defaultGives(defaults.get(s.name), dialect.stampSql(s.stamp))).map((s) => s.name) : [],
       missingColumns: written.filter((c) => !have.has(c)),
       hasKey: keys.some((k) => sameSet(k, key)),
       otherUniqueKeys: keys.filter((k) => !sameSet(k, key) && k.every((c) => written.includes(c))),

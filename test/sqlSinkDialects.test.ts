@@ -40,6 +40,17 @@ const ORDERS: TableMapping<Order> = {
   },
 };
 
+interface Note {
+  id: number;
+  text: string;
+}
+
+const NOTES: TableMapping<Note> = {
+  key: ['id'],
+  columns: { id: { type: 'bigint' }, text: { type: 'text' } },
+  stamps: { flagged: false, origin: 'kafka', seen_at: 'now' },
+};
+
 interface Dialect {
   name: string;
   /** A pool on a database of the test's own. */
@@ -263,6 +274,51 @@ for (const dialect of DIALECTS) {
         ['first', 'other'],
       );
     });
+
+    t.test(
+      'stamps are set on every insert and replacement, whether the column default gives them (a table made from the mapping) or not (the user’s)',
+      async (t) => {
+        const knex = await dialect.open(t);
+        // The user's table: its defaults say otherwise than the stamps, so an insert must spell them.
+        await knex.schema.createTable('own_notes', (tb) => {
+          tb.bigInteger('id').primary();
+          tb.text('text');
+          tb.boolean('flagged').defaultTo(true);
+          tb.string('origin', 255).defaultTo('manual');
+          tb.datetime('seen_at', { precision: 3 }).nullable();
+          tb.datetime('deleted_at', { precision: 3 }).nullable();
+          tb.string('src_topic', 249).nullable();
+          tb.integer('src_partition').notNullable();
+          tb.bigInteger('src_offset').notNullable();
+          tb.bigInteger('src_ts').nullable();
+          tb.bigInteger('doc_version').nullable();
+        });
+        for (const table of ['made_notes', 'own_notes']) {
+          const sink = await SqlSink.open<Note>(knex, { mapping: NOTES, table });
+          const note = (id: number, text: string, offset: number) => envelopeOf<Note>({ id, text }, offset, { topic: 'notes', timestamp: 1_000 + offset });
+          const stamped = async (): Promise<[string, string, boolean, string, boolean][]> =>
+            ((await knex(table).select('id', 'text', 'flagged', 'origin', 'seen_at').orderBy('id')) as Record<string, unknown>[]).map((r) => [
+              String(r.id),
+              String(r.text),
+              Boolean(Number(r.flagged)),
+              String(r.origin),
+              r.seen_at !== null,
+            ]);
+          await sink.write([note(1, 'a', 1)]);
+          t.same(await stamped(), [['1', 'a', false, 'kafka', true]], `${table}: inserted with its stamps`);
+          await knex(table).update({ flagged: true, origin: 'edited', seen_at: null });
+          await sink.write([note(1, 'b', 2), note(2, 'c', 3)]);
+          t.same(
+            await stamped(),
+            [
+              ['1', 'b', false, 'kafka', true],
+              ['2', 'c', false, 'kafka', true],
+            ],
+            `${table}: stamped again when replaced, and on the next insert`,
+          );
+        }
+      },
+    );
 
     t.test('a table that lacks a mapped column, or the key, stops the start and says what is missing', async (t) => {
       const knex = await dialect.open(t);
