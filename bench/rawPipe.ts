@@ -6,8 +6,9 @@
  * and the database the way docpipe does, which neither ceiling does on its own, so docpipe's
  * rate divided by this one is the part of the gap to the raw-sink ceiling that is docpipe's.
  *
- * It inserts the way the raw sink it is given does (text or prepared), with that sink's best
- * statement size and statements in flight from the same run.
+ * It inserts the way the raw sink it is given does (text or prepared), always with statements
+ * of 2 MiB, 3 in flight: among the best of that sink's sweep here, and fixed, so that its rate
+ * does not move with whichever setting a noisy sweep happened to pick in a run.
  */
 import type { Contender, RunInput } from './contender.js';
 import { Progress, type Throughput } from './progress.js';
@@ -16,8 +17,7 @@ import { rowsPerStatement, type BenchRow } from './documents.js';
 import { rowOf } from './peerWrites.js';
 import { subscribedConsumer, UNTHROTTLED } from './subscribedConsumer.js';
 
-/** When the sink's sweep has not run (`--only rawPipe`): one of that sweep's settings. */
-const FALLBACK = { statementBytes: 2 * 1024 * 1024, inFlight: 3 };
+const SETTING = { statementBytes: 2 * 1024 * 1024, inFlight: 3 };
 
 export class RawPipe implements Contender {
   readonly id = 'rawPipe';
@@ -27,13 +27,12 @@ export class RawPipe implements Contender {
   constructor(private readonly sink: RawSink) {}
 
   get configuration(): string {
-    return `the raw source's consume(1000) loop, JSON.parse, plain INSERT like the ${this.sink.title.replace(/^\w+: /, '')} at its best setting, no checks, no upsert, no commits`;
+    return `the raw source's consume(1000) loop, JSON.parse, plain INSERT like the ${this.sink.title.replace(/^\w+: /, '')}, ~2 MiB a statement, 3 in flight, no checks, no upsert, no commits`;
   }
 
   async run({ ctx, topic, table, total, docBytes }: RunInput): Promise<Throughput> {
-    const best = this.sink.best;
-    const perStatement = best?.rowsPerStatement ?? rowsPerStatement(FALLBACK.statementBytes, docBytes);
-    const inFlight = best?.inFlight ?? FALLBACK.inFlight;
+    const perStatement = rowsPerStatement(SETTING.statementBytes, docBytes);
+    const inFlight = SETTING.inFlight;
     const writers = await Promise.all(Array.from({ length: inFlight }, () => openWriter(ctx.knex, this.sink.protocol, table)));
     const consumer = await subscribedConsumer(ctx.brokers, 'bench_rawpipe', topic, UNTHROTTLED);
 
