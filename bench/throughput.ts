@@ -66,8 +66,9 @@ export const runThroughput = async (
         // Inside the try: PostgreSQL being down must cost only its own contenders' figures.
         if (c.database === 'postgresql') store = await ctx.postgres();
         table = await store.freshTable(`${c.id}_${scenario.id}`);
-        // From a collected heap (run with --expose-gc), so that a round's rise is its own.
-        (globalThis as { gc?: () => void }).gc?.();
+        // No forced collection first: a full GC on request shrinks V8's heap limit to what is
+        // live, and the next round then pays for several more mark-compacts than it would in a
+        // process of its own (docpipe, which keeps more in flight, about 4% of its rate here).
         const before = resetPeakRss();
         const r = await c.run({ ctx, topic, partitions: scenario.partitions, total, docBytes: scenario.docBytes, table });
         const own = c.lastPeakRssBytes?.();
