@@ -20,7 +20,6 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openContext } from './context.js';
 import { profiles } from './profiles.js';
-import { quietDatabase } from './quietDatabase.js';
 import { RawSink } from './rawSink.js';
 import { RawPostgresSink } from './rawPostgresSink.js';
 import { rawSource } from './rawSource.js';
@@ -112,8 +111,6 @@ try {
     ];
     const chosen = only ?? listed.lineup;
     const contenders = chosen ? all.filter((c) => chosen.includes(c.id)) : all;
-    const waited = await quietDatabase(ctx.knex);
-    if (waited >= 1000) log(`waited ${(waited / 1000).toFixed(0)} s for MariaDB to write back its dirty pages`);
     throughput.push(await runThroughput(ctx, scenario, contenders, profile.rounds, log));
   }
   const headline = throughput[0];
