@@ -128,8 +128,30 @@ const withServerLock = async <T>(knex: Knex, table: string, waitMs: number, fn: 
  * commits DDL at once, so not even a transaction undoes it. Found set while the server lock is
  * held, it was left by a process that died in a migration: that needs a look, not a wait.
  */
+/** This process's migrations under way: knex's lock row is set while one runs. */
+const running = new Set<Promise<unknown>>();
+
+/**
+ * Resolves once no migration of this process is under way. A process that exits in the middle
+ * of one (a stop asked for while starting) leaves knex's lock row set, and every later start
+ * refuses to migrate until someone clears it; so such an exit waits for this first.
+ *
+ *   process.once('SIGTERM', () => void migrationsSettled().then(() => process.exit(0)));
+ */
+export const migrationsSettled = async (): Promise<void> => {
+  while (running.size > 0) await Promise.allSettled([...running]);
+};
+
+const tracked = <T>(work: Promise<T>): Promise<T> => {
+  running.add(work);
+  const forget = () => running.delete(work);
+  work.then(forget, forget);
+  return work;
+};
+
 export const migrateInputData = async (knex: Knex, table = 'input_data', lockWaitMs = 30_000): Promise<string[]> => {
-  const latest = async (): Promise<string[]> => {
+  const latest = (): Promise<string[]> => tracked(runLatest());
+  const runLatest = async (): Promise<string[]> => {
     try {
       const [, applied] = (await knex.migrate.latest({
         migrationSource: sourceFor(table),

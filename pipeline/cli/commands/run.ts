@@ -12,6 +12,7 @@ import { releaseEarlySignals } from '../earlySignals.js';
 import { createLogger, flushLogsSync } from '../logger.js';
 import { resolveRunSettings } from '../runConfig.js';
 import { createPipeline } from '../../createPipeline.js';
+import { migrationsSettled } from '../../../sinks/inputDataTable.js';
 import { createOperations } from '../operationsServer.js';
 
 /** How often the one-line throughput summary is logged. */
@@ -42,11 +43,14 @@ export const runCommand = async (options: { config?: string | undefined; flags: 
   );
   const operations = createOperations();
   // A stop asked for while starting (connecting, waiting for another member's migration) ends
-  // the process at once: nothing has been read yet, so there is nothing to drain or commit.
+  // the process: nothing has been read yet, so there is nothing to drain or commit. Only a
+  // migration under way is let finish first, or its lock row would stay set for the next start.
   const duringStartup = (signal: string) => {
     logger.info({ signal }, 'signal received during start-up; exiting');
-    flushLogsSync(logger);
-    process.exit(0);
+    void migrationsSettled().finally(() => {
+      flushLogsSync(logger);
+      process.exit(0);
+    });
   };
   process.once('SIGTERM', duringStartup);
   process.once('SIGINT', duringStartup);
