@@ -121,13 +121,6 @@ const withServerLock = async <T>(knex: Knex, table: string, waitMs: number, fn: 
   }
 };
 
-/**
- * Runs pending migrations. Members of one group often start together; on MySQL/MariaDB they
- * take turns under a named server lock, each waiting up to `lockWaitMs`. knex's own lock is a
- * row it sets and clears, which stays set when a process dies between the two — and MySQL
- * commits DDL at once, so not even a transaction undoes it. Found set while the server lock is
- * held, it was left by a process that died in a migration: that needs a look, not a wait.
- */
 /** This process's migrations under way: knex's lock row is set while one runs. */
 const running = new Set<Promise<unknown>>();
 
@@ -149,7 +142,15 @@ const tracked = <T>(work: Promise<T>): Promise<T> => {
   return work;
 };
 
+/**
+ * Runs pending migrations. Members of one group often start together; on MySQL/MariaDB they
+ * take turns under a named server lock, each waiting up to `lockWaitMs`. knex's own lock is a
+ * row it sets and clears, which stays set when a process dies between the two — and MySQL
+ * commits DDL at once, so not even a transaction undoes it. Found set while the server lock is
+ * held, it was left by a process that died in a migration: that needs a look, not a wait.
+ */
 export const migrateInputData = async (knex: Knex, table = 'input_data', lockWaitMs = 30_000): Promise<string[]> => {
+  // Tracked from the first statement knex sends: its lock row is set from then until it ends.
   const latest = (): Promise<string[]> => tracked(runLatest());
   const runLatest = async (): Promise<string[]> => {
     try {
