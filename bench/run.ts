@@ -28,6 +28,7 @@ import { upstreamPeer } from './upstreamPeer.js';
 import { kafkajsPeer } from './kafkajsPeer.js';
 import { confluentKafkaJsPeer } from './confluentKafkaJsPeer.js';
 import { docpipeCustom, docpipeDefault, docpipePostgres } from './docpipeChain.js';
+import { otherBuild } from './otherBuild.js';
 import { docpipeSinkOnly } from './docpipeSinkOnly.js';
 import { docpipeShipped, docpipeUnbounded } from './docpipeProcess.js';
 import { runThroughput, type ThroughputResult } from './throughput.js';
@@ -108,6 +109,7 @@ try {
       upstreamPeer(profile.upstreamSample),
       ...(listed.postgres ? [new RawPostgresSink(), docpipePostgres] : []),
       ...(listed.processes ? [docpipeShipped, docpipeUnbounded] : []),
+      ...otherBuild(),
     ];
     const chosen = only ?? listed.lineup;
     const contenders = chosen ? all.filter((c) => chosen.includes(c.id)) : all;

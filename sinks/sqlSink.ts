@@ -44,7 +44,7 @@ import { RecordError, type Rejection } from '../pipeline/core/rejections.js';
 import { FatalSinkError, type RecordSink, type SinkRejection, type SinkResult } from '../pipeline/core/recordSink.js';
 import { isDeletion, type Deletion } from '../pipeline/core/documentVersion.js';
 import { isNewer, VERSION_COLUMNS, type RowVersion, type VersionRule } from './versionRule.js';
-import { recordVersion } from './recordVersion.js';
+import { recordVersion, versionOrigin } from './recordVersion.js';
 import { compileMapping, type CompiledMapping, type TableMapping } from './tableMapping.js';
 import { keyTextOf, VERSION_BOUND, type PlannedRow, type SqlDialect, type TablePlan } from './sqlDialect.js';
 import { ensureTable, tableProblem } from './tableSchema.js';
@@ -80,10 +80,24 @@ export interface SqlSinkOptions<T> {
 /** What a sink writes: a document of yours, or a delete. */
 export type SqlSinkRecord<T> = T | Deletion;
 
-interface Pending<T> {
-  readonly record: Envelope<SqlSinkRecord<T>>;
-  readonly row: PlannedRow;
-  readonly sortKey: number | bigint | string;
+/**
+ * A record's row as the sink plans it: one object a row, since rows live on the heap while
+ * their batch waits for the database and each object more is copied by every collection
+ * meanwhile. The version is worked out only when asked (a key met twice, a refused row).
+ */
+class Pending<T> implements PlannedRow {
+  constructor(
+    readonly record: Envelope<SqlSinkRecord<T>>,
+    readonly params: unknown[],
+    readonly keyText: string,
+    readonly bytes: number,
+    readonly sortKey: number | bigint | string,
+    private readonly external: bigint | null,
+  ) {}
+
+  get version(): RowVersion {
+    return recordVersion(this.record, this.external);
+  }
 }
 
 /** How long transient errors are retried by default before the sink gives up. */
@@ -272,7 +286,7 @@ export class SqlSink<T> implements RecordSink<SqlSinkRecord<T>> {
         rejected.push({ record, rejection: rejection(err.errorClass, err.message, err.stage) });
         continue;
       }
-      const { row } = pending;
+      const row = pending;
       // One that cannot fit a statement even alone is refused here.
       if (row.bytes > this.maxStatementBytes) {
         const limit = this.dialect.name === 'mysql' ? `max_allowed_packet (${this.maxStatementBytes} bytes and some)` : `${this.maxStatementBytes} bytes`;
@@ -280,7 +294,7 @@ export class SqlSink<T> implements RecordSink<SqlSinkRecord<T>> {
         continue;
       }
       const earlier = latest.get(row.keyText);
-      if (earlier && !isNewer(this.rule, row.version, earlier.row.version)) {
+      if (earlier && !isNewer(this.rule, row.version, earlier.version)) {
         // An older version than one already in the batch, e.g. from another partition.
         stale.push(record);
         continue;
@@ -306,7 +320,7 @@ export class SqlSink<T> implements RecordSink<SqlSinkRecord<T>> {
         });
       }
     }
-    for (const p of refusedAsStale) stale.push(p.record, ...(superseded.get(p.row.keyText) ?? []));
+    for (const p of refusedAsStale) stale.push(p.record, ...(superseded.get(p.keyText) ?? []));
     if (refusedAsStale.length > 0 && this.log.isLevelEnabled('debug')) await this.logStale(plan, refusedAsStale).catch(() => {});
     return { written, rejected, stale };
   }
@@ -328,12 +342,13 @@ export class SqlSink<T> implements RecordSink<SqlSinkRecord<T>> {
       values[mapped] = null;
       external = this.versionOf(doc);
     }
-    const version = recordVersion(record, external);
-    values[mapped + 1] = version.topic;
-    values[mapped + 2] = version.partition;
-    values[mapped + 3] = version.offset;
-    values[mapped + 4] = version.timestamp;
-    values[mapped + 5] = version.external === null ? null : version.external.toString();
+    // The version's values without its object: most rows never need it (see Pending.version).
+    const origin = record.headers.length > 0 ? versionOrigin(record.headers) : undefined;
+    values[mapped + 1] = origin ? origin.topic : record.topic;
+    values[mapped + 2] = origin ? origin.partition : record.partition;
+    values[mapped + 3] = origin ? origin.offset : record.offset;
+    values[mapped + 4] = origin ? origin.timestamp : (record.timestamp ?? null);
+    values[mapped + 5] = external === null ? null : external.toString();
     const types = plan.boundTypes;
     let bytes = ROW_OVERHEAD;
     for (let i = 0; i < values.length; i++) {
@@ -343,7 +358,7 @@ export class SqlSink<T> implements RecordSink<SqlSinkRecord<T>> {
     }
     const keyWidth = mapping.key.length;
     const keyText = keyWidth === 1 ? String(values[0]) : keyTextOf(values.slice(0, keyWidth));
-    return { record, row: { params: values, keyText, version, bytes }, sortKey: this.sortAsBigint ? integerSortKey(keyText) : keyText };
+    return new Pending(record, values, keyText, bytes, this.sortAsBigint ? integerSortKey(keyText) : keyText, external);
   }
 
   /** Writes `rows` in one transaction; on a data error, halves and recurses to isolate it. */
@@ -366,10 +381,10 @@ export class SqlSink<T> implements RecordSink<SqlSinkRecord<T>> {
         const p = rows[0]!;
         const code = (cause as { code?: unknown }).code;
         rejected.push({
-          keyText: p.row.keyText,
+          keyText: p.keyText,
           rejection: { record: p.record, rejection: rejection(typeof code === 'string' ? code : 'DataError', this.dialect.describe(cause)) },
         });
-        this.log.warn({ table: plan.table, key: p.row.keyText, err: this.dialect.describe(cause) }, 'row refused by the database');
+        this.log.warn({ table: plan.table, key: p.keyText, err: this.dialect.describe(cause) }, 'row refused by the database');
         return 0;
       }
       const mid = rows.length >>> 1;
@@ -449,14 +464,8 @@ export class SqlSink<T> implements RecordSink<SqlSinkRecord<T>> {
   }
 
   private async execute(conn: unknown, plan: TablePlan, chunk: Pending<T>[]): Promise<Pending<T>[]> {
-    const refused = await this.dialect.execute(
-      conn,
-      plan,
-      chunk.map((p) => p.row),
-    );
-    if (refused.length === 0) return [];
-    const set = new Set(refused);
-    return chunk.filter((p) => set.has(p.row));
+    // The dialect hands back the very rows it was given.
+    return (await this.dialect.execute(conn, plan, chunk)) as Pending<T>[];
   }
 
   private *chunks(plan: TablePlan, rows: Pending<T>[]): Generator<Pending<T>[], void, undefined> {
@@ -464,13 +473,13 @@ export class SqlSink<T> implements RecordSink<SqlSinkRecord<T>> {
     let chunk: Pending<T>[] = [];
     let bytes = 0;
     for (const p of rows) {
-      if (chunk.length > 0 && (bytes + p.row.bytes > this.chunkBytes || chunk.length === maxRows)) {
+      if (chunk.length > 0 && (bytes + p.bytes > this.chunkBytes || chunk.length === maxRows)) {
         yield chunk;
         chunk = [];
         bytes = 0;
       }
       chunk.push(p);
-      bytes += p.row.bytes;
+      bytes += p.bytes;
     }
     if (chunk.length > 0) yield chunk;
   }
@@ -483,11 +492,11 @@ export class SqlSink<T> implements RecordSink<SqlSinkRecord<T>> {
       .select([...key, v.topic, v.partition, v.offset, v.timestamp, v.external])
       .whereIn(
         key,
-        stale.map((p) => p.row.params.slice(0, key.length) as Knex.Value[]),
+        stale.map((p) => p.params.slice(0, key.length) as Knex.Value[]),
       )) as Record<string, unknown>[];
     const stored = new Map(rows.map((r) => [keyTextOf(key.map((k) => r[k])), r]));
     for (const p of stale) {
-      const s = stored.get(p.row.keyText);
+      const s = stored.get(p.keyText);
       const storedVersion = s && {
         topic: (s[v.topic] as string | null) ?? null,
         partition: Number(s[v.partition]),
@@ -498,9 +507,9 @@ export class SqlSink<T> implements RecordSink<SqlSinkRecord<T>> {
       this.log.debug(
         {
           table: plan.table,
-          ...(key.length === 1 ? { [key[0]!]: p.row.keyText } : { key: p.row.keyText }),
+          ...(key.length === 1 ? { [key[0]!]: p.keyText } : { key: p.keyText }),
           stored: storedVersion ? describeVersion(storedVersion) : null,
-          incoming: describeVersion(p.row.version),
+          incoming: describeVersion(p.version),
         },
         'stale: the table holds this version or a newer one',
       );

@@ -120,7 +120,13 @@ const refuse = (column: string, expected: string, value: unknown): never => {
   throw new RecordError('map', 'ColumnError', `column ${column}: expected ${expected}, got ${describe(value)}`);
 };
 
+/** Integer text that is canonical (no sign on zero, no leading zeros) and short enough to fit 64 bits. */
+const SHORT_CANONICAL_INT = /^(?:0|-?[1-9]\d{0,17})$/;
+
 const toBigintText = (column: string, value: unknown): string => {
+  // The usual ids take no BigInt: a safe integer and 18 digits always fit 64 bits.
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
+  if (typeof value === 'string' && SHORT_CANONICAL_INT.test(value)) return value;
   let n: bigint | undefined;
   if (typeof value === 'bigint') n = value;
   else if (typeof value === 'number' && Number.isSafeInteger(value)) n = BigInt(value);

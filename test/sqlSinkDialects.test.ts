@@ -259,6 +259,40 @@ for (const dialect of DIALECTS) {
       );
     });
 
+    t.test('one batch of several topics, a delete and a replayed record keeps each row’s own version', async (t) => {
+      const knex = await dialect.open(t);
+      const sink = await sinkOn(knex);
+      const origin = (topic: string, offset: number) => [
+        { key: 'docpipe.version.topic', value: Buffer.from(topic) },
+        { key: 'docpipe.version.partition', value: Buffer.from('4') },
+        { key: 'docpipe.version.offset', value: Buffer.from(String(offset)) },
+      ];
+      // What MySQL spells once for a batch (one topic, no deletes) must not leak into a batch
+      // where rows differ, nor be spelt at all when a topic is not a plain Kafka name.
+      const mixed = await sink.write([
+        at(order(1, 'a'), 1),
+        at(order(2, 'b'), 2, { topic: 'orders-eu' }),
+        at({ key: '3', deleted: true, version: null }, 3),
+        at(order(4, 'd'), 90, { topic: 'orders.dlq', headers: origin("it's a \\ topic", 7) }),
+      ]);
+      t.equal(mixed.written, 4);
+      const odd = await sink.write([at(order(5, 'e'), 91, { topic: 'orders.dlq', headers: origin("it's a \\ topic", 8) })]);
+      t.equal(odd.written, 1);
+      const rows = (await knex('orders')
+        .select('order_id', 'src_topic', 'src_partition', 'src_offset', 'deleted_at', 'doc_version')
+        .orderBy('order_id')) as Record<string, unknown>[];
+      t.same(
+        rows.map((r) => [String(r.order_id), r.src_topic, Number(r.src_partition), Number(r.src_offset), r.deleted_at !== null, r.doc_version]),
+        [
+          ['1', 'orders', 0, 1, false, null],
+          ['2', 'orders-eu', 0, 2, false, null],
+          ['3', 'orders', 0, 3, true, null],
+          ['4', "it's a \\ topic", 4, 7, false, null],
+          ['5', "it's a \\ topic", 4, 8, false, null],
+        ],
+      );
+    });
+
     t.test('insert mode keeps the first version of a key', async (t) => {
       const knex = await dialect.open(t);
       const sink = await sinkOn(knex, { mapping: { ...ORDERS, mode: 'insert' }, table: 'order_events' });
