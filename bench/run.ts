@@ -111,7 +111,8 @@ try {
       ...(listed.processes ? [docpipeShipped, docpipeUnbounded] : []),
       ...otherBuild(),
     ];
-    const chosen = only ?? listed.lineup;
+    // Another build, when one is named, runs beside docpipe in whatever lineup.
+    const chosen = only ?? (listed.lineup && [...listed.lineup, ...otherBuild().map((c) => c.id)]);
     const contenders = chosen ? all.filter((c) => chosen.includes(c.id)) : all;
     throughput.push(await runThroughput(ctx, scenario, contenders, profile.rounds, log));
   }
