@@ -305,7 +305,11 @@ const sameVersion = (s: Record<string, unknown>, v: RowVersion): boolean => {
 /** Bound columns whose value a chunk's rows usually share, by the column's index: SQL literals. */
 type SharedValues = Map<number, string>;
 
-/** Columns that hold one value across most chunks: no deletes, no external versions, one topic. */
+/**
+ * Columns that hold one value across most chunks: no deletes, no external versions (NULL in
+ * both), one topic. Only NULL and a topic are spelt: a value that changes from write to write
+ * (a version) would make every statement new, and prepared again.
+ */
 const SHAREABLE = ['deleted_at', VERSION_COLUMNS.topic, VERSION_COLUMNS.external];
 
 /** What a topic name must look like to be spelt in SQL: Kafka's own alphabet for topic names. */
@@ -322,7 +326,8 @@ const sharedValues = (plan: TablePlan, chunk: readonly PlannedRow[]): SharedValu
     const i = plan.boundColumns.indexOf(name);
     if (i < 0) continue;
     const first = chunk[0]!.params[i];
-    const literal = first === null ? 'NULL' : typeof first === 'string' && TOPIC_NAME.test(first) ? sqlString(first) : undefined;
+    const literal =
+      first === null ? 'NULL' : name === VERSION_COLUMNS.topic && typeof first === 'string' && TOPIC_NAME.test(first) ? sqlString(first) : undefined;
     if (literal === undefined) continue;
     let alike = true;
     for (const row of chunk) {

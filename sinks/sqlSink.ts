@@ -44,7 +44,7 @@ import { RecordError, type Rejection } from '../pipeline/core/rejections.js';
 import { FatalSinkError, type RecordSink, type SinkRejection, type SinkResult } from '../pipeline/core/recordSink.js';
 import { isDeletion, type Deletion } from '../pipeline/core/documentVersion.js';
 import { isNewer, VERSION_COLUMNS, type RowVersion, type VersionRule } from './versionRule.js';
-import { recordVersion, versionOrigin } from './recordVersion.js';
+import { recordVersion } from './recordVersion.js';
 import { compileMapping, type CompiledMapping, type TableMapping } from './tableMapping.js';
 import { keyTextOf, VERSION_BOUND, type PlannedRow, type SqlDialect, type TablePlan } from './sqlDialect.js';
 import { ensureTable, tableProblem } from './tableSchema.js';
@@ -342,12 +342,12 @@ export class SqlSink<T> implements RecordSink<SqlSinkRecord<T>> {
       values[mapped] = null;
       external = this.versionOf(doc);
     }
-    // The version's values without its object: most rows never need it (see Pending.version).
-    const origin = record.headers.length > 0 ? versionOrigin(record.headers) : undefined;
-    values[mapped + 1] = origin ? origin.topic : record.topic;
-    values[mapped + 2] = origin ? origin.partition : record.partition;
-    values[mapped + 3] = origin ? origin.offset : record.offset;
-    values[mapped + 4] = origin ? origin.timestamp : (record.timestamp ?? null);
+    // Read here, not kept: the row carries no version object while it waits (see Pending.version).
+    const version = recordVersion(record, external);
+    values[mapped + 1] = version.topic;
+    values[mapped + 2] = version.partition;
+    values[mapped + 3] = version.offset;
+    values[mapped + 4] = version.timestamp;
     values[mapped + 5] = external === null ? null : external.toString();
     const types = plan.boundTypes;
     let bytes = ROW_OVERHEAD;
