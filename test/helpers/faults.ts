@@ -532,15 +532,46 @@ export const deadLetters = async (s: Scenario): Promise<DeadLetter[]> =>
       message: m,
     }));
 
-/** The group's committed offset per partition, through the admin API (-1 where none). */
-export const committedOffsets = async (s: Scenario): Promise<number[]> => {
+/** Kafka's answer while a coordinator is elected or still loading its offsets, e.g. just after a broker restart. */
+const COORDINATOR_NOT_READY = new Set([14, 15, 16]); // COORDINATOR_LOAD_IN_PROGRESS, _NOT_AVAILABLE, NOT_COORDINATOR
+
+const coordinatorNotReady = (err: unknown): boolean => {
+  const e = err as { code?: unknown; isRetriable?: unknown };
+  return e.isRetriable === true || (typeof e.code === 'number' && COORDINATOR_NOT_READY.has(e.code));
+};
+
+/**
+ * The group's committed offset per partition, through the admin API (-1 where none). A broker
+ * just started answers "coordinator loading" until it has read __consumer_offsets back; that is
+ * asked again until `timeoutMs`, since what the test wants is the offsets, not the broker's warm-up.
+ */
+export const committedOffsets = async (s: Scenario, timeoutMs = 60_000): Promise<number[]> => {
   const admin = adminFor(s.brokers, s.rdkafka);
-  try {
-    const partitions = Array.from({ length: s.partitions }, (_, partition) => ({ topic: s.topic, partition }));
+  const partitions = Array.from({ length: s.partitions }, (_, partition) => ({ topic: s.topic, partition }));
+  const once = async (): Promise<GroupResults | undefined> => {
     const [result] = await new Promise<GroupResults[]>((ok, fail) =>
       admin.listConsumerGroupOffsets([{ groupId: s.groupId, partitions }], { timeout: 10_000 }, (err, r) => (err ? fail(err) : ok(r))),
     );
-    if (result?.error) throw new Error(`cannot read the committed offsets of ${s.groupId}: ${result.error.message}`);
+    if (result?.error) {
+      throw Object.assign(new Error(`cannot read the committed offsets of ${s.groupId}: ${result.error.message}`), {
+        code: result.error.code,
+        isRetriable: result.error.isRetriable,
+      });
+    }
+    return result;
+  };
+  try {
+    const deadline = Date.now() + timeoutMs;
+    let result: GroupResults | undefined;
+    for (;;) {
+      try {
+        result = await once();
+        break;
+      } catch (err) {
+        if (!coordinatorNotReady(err) || Date.now() > deadline) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    }
     return partitions.map((tp) => {
       const o = result?.partitions.find((r) => r.partition === tp.partition)?.offset;
       return o === undefined || o < 0 ? -1 : o;
