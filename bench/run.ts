@@ -105,18 +105,23 @@ try {
       new RawPipe(prepared),
       docpipeSinkOnly,
       docpipeDefault,
+      ...others,
       docpipeCustom,
       kafkajsPeer,
       confluentKafkaJsPeer,
       upstreamPeer(profile.upstreamSample),
       ...(listed.postgres ? [new RawPostgresSink(), docpipePostgres] : []),
       ...(listed.processes ? [docpipeShipped, docpipeUnbounded] : []),
-      ...others,
     ];
-    // Another build, when one is named, runs beside docpipe in whatever lineup.
-    const chosen = only ?? (listed.lineup && [...listed.lineup, ...others.map((c) => c.id)]);
+    const missing = listed.lineup?.filter((id) => !all.some((c) => c.id === id)) ?? [];
+    if (listed.optional && missing.length > 0 && !only) {
+      log(`${listed.title}: left out, no ${missing.join(', ')} in this run`);
+      continue;
+    }
+    const chosen = only ?? listed.lineup;
     const contenders = chosen ? all.filter((c) => chosen.includes(c.id)) : all;
-    throughput.push(await runThroughput(ctx, scenario, contenders, profile.rounds, log));
+    const rounds = args.rounds === undefined ? (listed.rounds ?? profile.rounds) : profile.rounds;
+    throughput.push(await runThroughput(ctx, scenario, contenders, rounds, log));
   }
   const headline = throughput[0];
 
@@ -133,7 +138,7 @@ try {
   }
 
   const targets = checkTargets(headline, stalled, lat);
-  const checks = args.gate ? gateChecks(headline) : [];
+  const checks = args.gate ? gateChecks(throughput) : [];
   const budget = headline && cpuBudgetSection(headline, environment.machine.cpus);
   const ratios = headline && ceilingRatios(headline);
   // Opened already by its contenders; a server that was down has no version to give.
