@@ -2,10 +2,11 @@
 // previous run can leave behind. Each case runs the real script in a scratch state dir.
 import t from 'tap';
 import { execFile } from 'node:child_process';
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 
 const scripts = resolve(import.meta.dirname, 'stack');
 
@@ -193,4 +194,38 @@ t.test('mariadb.sh up is idempotent and the user logs in over TCP', async (t) =>
   const second = await run('mariadb.sh', ['up'], {});
   t.equal(second.code, 0, second.stderr);
   t.match(second.stdout, /ready at 127\.0\.0\.1:3306, database 'docpipe', user 'docpipe'/);
+});
+
+/** A repository of its own with only the baseline script, its helpers and a bench/baseline saying `names`. */
+const baselineRepo = async (t: { teardown(fn: () => unknown): void }, names: string): Promise<string> => {
+  const dir = await scratch(t);
+  await mkdir(join(dir, 'test/stack'), { recursive: true });
+  await mkdir(join(dir, 'bench'));
+  for (const file of ['baseline.sh', 'lib.sh']) await copyFile(join(scripts, file), join(dir, 'test/stack', file));
+  await writeFile(join(dir, 'bench/baseline'), `# the build the gate holds docpipe against\n${names}\n`);
+  await promisify(execFile)('git', ['init', '-q', dir]);
+  return dir;
+};
+
+const runIn = (dir: string, script: string, args: string[]): Promise<Run> =>
+  new Promise((done) => {
+    execFile('bash', [join(dir, 'test/stack', script), ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
+      done({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
+    });
+  });
+
+t.test('baseline.sh exits 3 and names the commit when the clone does not have it', async (t) => {
+  const missing = 'a'.repeat(40);
+  const dir = await baselineRepo(t, missing);
+  const r = await runIn(dir, 'baseline.sh', ['build', join(dir, 'out')]);
+  t.equal(r.code, 3, 'exit 3: CI runs the gate without the baseline rule and says so');
+  t.match(r.stderr, new RegExp(`baseline commit ${missing} is not in this clone`));
+  t.equal(r.stdout, '', 'no build directory printed');
+});
+
+t.test('baseline.sh refuses a bench/baseline that names no commit, quoting it', async (t) => {
+  const dir = await baselineRepo(t, 'main');
+  const r = await runIn(dir, 'baseline.sh', ['build', join(dir, 'out')]);
+  t.equal(r.code, 1);
+  t.match(r.stderr, /bench\/baseline: expected a commit hash, found 'main'/);
 });
