@@ -29,9 +29,9 @@ export interface DocpipeProcess {
 }
 
 /** The command, next to the built files it starts: dist/bench/ → bin/. */
-const command = resolve(import.meta.dirname, '../../bin/docpipe');
+const thisCommand = resolve(import.meta.dirname, '../../bin/docpipe');
 
-export const startDocpipe = (ctx: BenchContext, settings: Record<string, string>): DocpipeProcess => {
+export const startDocpipe = (ctx: BenchContext, settings: Record<string, string>, command = thisCommand): DocpipeProcess => {
   const env = {
     ...process.env,
     DOCPIPE_KAFKA_BROKERS: ctx.brokers,
@@ -70,20 +70,32 @@ const POLL_MS = 25;
  * One docpipe process draining the topic, its rows counted from the table (ids are consecutive,
  * every document being new); the process's peak RSS is kept for the report.
  */
-class DocpipeProcessContender implements Contender {
+export class DocpipeProcessContender implements Contender {
   readonly writes = true;
   private readonly peaks: number[] = [];
 
+  /**
+   * `command` is another build's bin/docpipe where it is not this one's; `prepare` readies the
+   * round's table for it first (that build's own migrations).
+   */
   constructor(
     readonly id: string,
     readonly title: string,
     readonly configuration: string,
     private readonly settings: Record<string, string>,
+    private readonly command = thisCommand,
+    private readonly prepare?: (input: RunInput) => Promise<void>,
   ) {}
 
-  async run({ ctx, topic, table, total }: RunInput): Promise<Throughput> {
+  async run(input: RunInput): Promise<Throughput> {
+    const { ctx, topic, table, total } = input;
+    await this.prepare?.(input);
     const progress = new Progress();
-    const docpipe = startDocpipe(ctx, { DOCPIPE_TOPICS: topic, DOCPIPE_GROUP_ID: uniqueName('bench_process'), DOCPIPE_TABLE: table, ...this.settings });
+    const docpipe = startDocpipe(
+      ctx,
+      { DOCPIPE_TOPICS: topic, DOCPIPE_GROUP_ID: uniqueName('bench_process'), DOCPIPE_TABLE: table, ...this.settings },
+      this.command,
+    );
     let seen = 0;
     let polling = true;
     const poll = async () => {

@@ -13,7 +13,8 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Knex } from 'knex';
 import type { DbConnection } from '../sinks/database.js';
-import type { Contender } from './contender.js';
+import type { Contender, RunInput } from './contender.js';
+import { DocpipeProcessContender } from './docpipeProcess.js';
 import { Progress } from './progress.js';
 import { uniqueName } from '../test/helpers/stack.js';
 
@@ -39,21 +40,31 @@ const load = async (dist: string): Promise<OtherBuild> => {
   return { createPipeline: pipeline.createPipeline, migrateInputData: table.migrateInputData };
 };
 
-/** The contender, when `DOCPIPE_BENCH_OTHER_BUILD` names a build; otherwise none. */
+/**
+ * The contenders, when `DOCPIPE_BENCH_OTHER_BUILD` names a build; otherwise none: its default
+ * chain in this process, and its docpipe command as shipped, a process a round (the CI gate's:
+ * each round starts both builds afresh, so neither carries one run's JIT and heap luck through
+ * all its rounds).
+ */
 export const otherBuild = (dist = process.env.DOCPIPE_BENCH_OTHER_BUILD): Contender[] => {
   if (dist === undefined || dist === '') return [];
   let build: Promise<OtherBuild> | undefined;
+  const ownTable = async ({ ctx, table }: RunInput): Promise<OtherBuild> => {
+    const other = await (build ??= load(dist));
+    // The harness made the table with this build's migrations; the other build keeps its own list.
+    await ctx.dropTable(table);
+    await other.migrateInputData(ctx.knex, table);
+    return other;
+  };
   return [
     {
       id: 'docpipeOther',
       title: `docpipe, default chain, build at ${dist}`,
       configuration: 'the other build’s createPipeline defaults, into a table made by its own migrations',
       writes: true,
-      async run({ ctx, topic, table, total }) {
-        const other = await (build ??= load(dist));
-        // The harness made the table with this build's migrations; the other build keeps its own list.
-        await ctx.dropTable(table);
-        await other.migrateInputData(ctx.knex, table);
+      async run(input) {
+        const other = await ownTable(input);
+        const { ctx, topic, table, total } = input;
         const progress = new Progress();
         const pipeline = await other.createPipeline({
           kafka: { brokers: ctx.brokers, groupId: uniqueName('bench_other'), topics: [topic] },
@@ -69,5 +80,13 @@ export const otherBuild = (dist = process.env.DOCPIPE_BENCH_OTHER_BUILD): Conten
         return progress.result();
       },
     },
+    new DocpipeProcessContender(
+      'docpipeOtherProcess',
+      `docpipe process, as shipped, build at ${dist}`,
+      'the other build’s bin/docpipe run with its default settings, a process a round, into a table made by its own migrations',
+      {},
+      resolve(dist, '../bin/docpipe'),
+      async (input) => void (await ownTable(input)),
+    ),
   ];
 };

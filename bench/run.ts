@@ -111,13 +111,16 @@ try {
       confluentKafkaJsPeer,
       upstreamPeer(profile.upstreamSample),
       ...(listed.postgres ? [new RawPostgresSink(), docpipePostgres] : []),
-      ...(listed.processes ? [docpipeShipped, docpipeUnbounded] : []),
+      ...(listed.processes ? [docpipeShipped, docpipeUnbounded] : listed.lineup?.includes(docpipeShipped.id) ? [docpipeShipped] : []),
     ];
     const missing = listed.lineup?.filter((id) => !all.some((c) => c.id === id)) ?? [];
-    if (listed.optional && missing.length > 0 && !only) {
+    if (listed.optional && missing.length > 0) {
       log(`${listed.title}: left out, no ${missing.join(', ')} in this run`);
       continue;
     }
+    // `--only` picks contenders for the scenarios that are always there; an optional one runs
+    // with it only when `--scenario` names it.
+    if (listed.optional && only && args.scenario === undefined) continue;
     const chosen = only ?? listed.lineup;
     const contenders = chosen ? all.filter((c) => chosen.includes(c.id)) : all;
     const rounds = args.rounds === undefined ? (listed.rounds ?? profile.rounds) : profile.rounds;
