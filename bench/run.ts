@@ -10,7 +10,8 @@
  *
  * Writes bench/results/<time>-<profile>.{json,md,svg}. With `--gate` it exits 1 when docpipe's
  * default chain falls below a ratio of gate.ts to the raw pipe or to KafkaJS in the headline
- * scenario; no absolute time and no other target fails it. `--scenario ID` runs one throughput
+ * scenario, or docpipe's command below one to the baseline build's (when
+ * DOCPIPE_BENCH_OTHER_BUILD names it); no absolute time and no other target fails it. `--scenario ID` runs one throughput
  * scenario of the profile. A contender or scenario that breaks is reported in the results and
  * the run goes on; exit 2 only when the gate cannot be computed (a contender it divides
  * produced no figure) or the run itself could not start.
