@@ -544,41 +544,47 @@ const coordinatorNotReady = (err: unknown): boolean => {
  * The group's committed offset per partition, through the admin API (-1 where none). A broker
  * just started answers "coordinator loading" until it has read __consumer_offsets back; that is
  * asked again until `timeoutMs`, since what the test wants is the offsets, not the broker's warm-up.
+ * Each attempt has a client of its own and an answer deadline of its own: one that still talks
+ * to a broker's previous incarnation may never call back, and a poll awaiting it would hang the
+ * test past every deadline of its own.
  */
 export const committedOffsets = async (s: Scenario, timeoutMs = 60_000): Promise<number[]> => {
-  const admin = adminFor(s.brokers, s.rdkafka);
   const partitions = Array.from({ length: s.partitions }, (_, partition) => ({ topic: s.topic, partition }));
   const once = async (): Promise<GroupResults | undefined> => {
-    const [result] = await new Promise<GroupResults[]>((ok, fail) =>
-      admin.listConsumerGroupOffsets([{ groupId: s.groupId, partitions }], { timeout: 10_000 }, (err, r) => (err ? fail(err) : ok(r))),
-    );
-    if (result?.error) {
-      throw Object.assign(new Error(`cannot read the committed offsets of ${s.groupId}: ${result.error.message}`), {
-        code: result.error.code,
-        isRetriable: result.error.isRetriable,
+    const admin = adminFor(s.brokers, s.rdkafka);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const [result] = await new Promise<GroupResults[]>((ok, fail) => {
+        timer = setTimeout(() => fail(Object.assign(new Error(`no answer about ${s.groupId}'s offsets within 15 s`), { isRetriable: true })), 15_000);
+        admin.listConsumerGroupOffsets([{ groupId: s.groupId, partitions }], { timeout: 10_000 }, (err, r) => (err ? fail(err) : ok(r)));
       });
-    }
-    return result;
-  };
-  try {
-    const deadline = Date.now() + timeoutMs;
-    let result: GroupResults | undefined;
-    for (;;) {
-      try {
-        result = await once();
-        break;
-      } catch (err) {
-        if (!coordinatorNotReady(err) || Date.now() > deadline) throw err;
-        await new Promise((resolve) => setTimeout(resolve, 500));
+      if (result?.error) {
+        throw Object.assign(new Error(`cannot read the committed offsets of ${s.groupId}: ${result.error.message}`), {
+          code: result.error.code,
+          isRetriable: result.error.isRetriable,
+        });
       }
+      return result;
+    } finally {
+      clearTimeout(timer);
+      admin.disconnect();
     }
-    return partitions.map((tp) => {
-      const o = result?.partitions.find((r) => r.partition === tp.partition)?.offset;
-      return o === undefined || o < 0 ? -1 : o;
-    });
-  } finally {
-    admin.disconnect();
+  };
+  const deadline = Date.now() + timeoutMs;
+  let result: GroupResults | undefined;
+  for (;;) {
+    try {
+      result = await once();
+      break;
+    } catch (err) {
+      if (!coordinatorNotReady(err) || Date.now() > deadline) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
   }
+  return partitions.map((tp) => {
+    const o = result?.partitions.find((r) => r.partition === tp.partition)?.offset;
+    return o === undefined || o < 0 ? -1 : o;
+  });
 };
 
 export interface Verdict {
