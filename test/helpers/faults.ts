@@ -570,17 +570,19 @@ export const committedOffsets = async (s: Scenario, timeoutMs = 60_000): Promise
       admin.disconnect();
     }
   };
-  const deadline = Date.now() + timeoutMs;
-  let result: GroupResults | undefined;
-  for (;;) {
-    try {
-      result = await once();
-      break;
-    } catch (err) {
-      if (!coordinatorNotReady(err) || Date.now() > deadline) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
-  }
+  const { result } = (await waitFor(
+    () =>
+      once().then(
+        (answer) => ({ result: answer }),
+        (err: unknown) => {
+          if (!coordinatorNotReady(err)) throw err;
+          return undefined;
+        },
+      ),
+    `the committed offsets of ${s.groupId} (the coordinator kept answering "not ready")`,
+    timeoutMs,
+    500,
+  ))!;
   return partitions.map((tp) => {
     const o = result?.partitions.find((r) => r.partition === tp.partition)?.offset;
     return o === undefined || o < 0 ? -1 : o;
