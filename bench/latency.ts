@@ -10,6 +10,7 @@ import type { BenchContext } from './context.js';
 import { startDocpipe } from './docpipeProcess.js';
 import { makeDocument, toMessage } from './documents.js';
 import { uniqueName } from '../test/helpers/stack.js';
+import { disconnectProducer } from '../pipeline/kafka/disconnectProducer.js';
 
 export interface LatencySettings {
   ratePerSecond: number;
@@ -87,7 +88,7 @@ export const latency = async (ctx: BenchContext, s: LatencySettings): Promise<La
     };
   } finally {
     await docpipe.stop();
-    await new Promise<void>((ok) => producer.disconnect(() => ok()));
+    await disconnectProducer(producer);
     await ctx.dropTable(table);
   }
 };

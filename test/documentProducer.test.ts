@@ -1,7 +1,10 @@
 // The producer on the real broker: acknowledged sends, documents keyed by doc_id, a bounded
-// queue that makes callers wait, and batch failures reported per message.
+// queue that makes callers wait, batch failures reported per message, and a close that cannot
+// race the native disconnect.
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
+import Kafka from '@confluentinc/kafka-javascript';
+import { disconnectProducer } from '../pipeline/kafka/disconnectProducer.js';
 import { DocumentProducer, SendBatchError } from '../pipeline/kafka/documentProducer.js';
 import { parseJsonExact } from '../pipeline/core/exactJson.js';
 import { createTopic, kafkaBrokers } from './helpers/stack.js';
@@ -79,4 +82,26 @@ t.test('an unreachable broker is reported within seconds', async (t) => {
   const started = Date.now();
   await t.rejects(DocumentProducer.open({ brokers: '127.0.0.1:1', connectTimeoutMs: 3000 }), { name: 'KafkaConnectError' });
   t.ok(Date.now() - started < 10_000);
+});
+
+t.test('a polling producer stops its poll timer before the native disconnect starts', async (t) => {
+  const topic = await createTopic(t, 'producerclose', 1);
+  const producer = new Kafka.Producer({ 'bootstrap.servers': kafkaBrokers, dr_cb: true, log_level: 0 });
+  await new Promise<void>((resolve, reject) => producer.connect({ timeout: 10_000 }, (err) => (err ? reject(err) : resolve())));
+  producer.setPollInterval(10);
+  const delivered = new Promise<void>((resolve) => producer.once('delivery-report', () => resolve()));
+  producer.produce(topic, null, Buffer.from('x'), 'k');
+  await delivered;
+  // The binding's own names: its timer, and the step that destroys the native handle (which
+  // its poll does not wait for).
+  const internals = producer as unknown as { pollInterval: unknown; _disconnect: (cb: () => void) => void };
+  t.ok(internals.pollInterval, 'the timer runs while the producer is open');
+  let timerAtDisconnect: unknown = 'not reached';
+  const destroy = internals._disconnect.bind(producer);
+  internals._disconnect = (cb) => {
+    timerAtDisconnect = internals.pollInterval;
+    destroy(cb);
+  };
+  t.equal(await disconnectProducer(producer, 10_000), undefined, 'the flush succeeded');
+  t.equal(timerAtDisconnect, undefined, 'no poll timer when the handle is destroyed');
 });

@@ -3,6 +3,7 @@
 import t from 'tap';
 import Kafka, { type LibrdKafkaError, type Message } from '@confluentinc/kafka-javascript';
 import { createTopic, kafkaBrokers, uniqueName } from './helpers/stack.js';
+import { disconnectProducer } from '../pipeline/kafka/disconnectProducer.js';
 
 const COUNT = 300;
 const PARTITIONS = 3;
@@ -27,7 +28,7 @@ const produceAll = async (topic: string): Promise<number> => {
     producer.produce(topic, null, Buffer.from(JSON.stringify({ n: i })), `key-${i % 17}`);
   }
   await done;
-  await new Promise<void>((resolve) => producer.disconnect(() => resolve()));
+  await disconnectProducer(producer);
   return acked;
 };
 

@@ -17,6 +17,7 @@ import { stringify } from 'lossless-json';
 import type { Logger } from 'pino';
 import type { RdKafkaSettings } from './kafkaSource.js';
 import { connectClient } from './kafkaConnect.js';
+import { disconnectProducer } from './disconnectProducer.js';
 import { silentLogger } from '../core/silentLogger.js';
 
 export interface DocumentProducerOptions {
@@ -144,8 +145,8 @@ export class DocumentProducer {
   async close(timeoutMs = 30_000): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.flush(timeoutMs).catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'flush on close failed'));
-    await new Promise<void>((resolve) => this.producer.disconnect(timeoutMs, () => resolve()));
+    const flushError = await disconnectProducer(this.producer, timeoutMs);
+    if (flushError) this.log.warn({ err: flushError.message }, 'flush on close failed');
   }
 
   /** Like {@link send}, with headers, a partition or a timestamp of your choosing. */

@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import Kafka, { type GroupResults, type KafkaConsumer, type Message } from '@confluentinc/kafka-javascript';
 import knex, { type Knex } from 'knex';
 import type { Test } from 'tap';
+import { disconnectProducer } from '../../pipeline/kafka/disconnectProducer.js';
 import { DocumentProducer } from '../../pipeline/kafka/documentProducer.js';
 import { DLQ_HEADERS } from '../../sinks/deadLetterWriter.js';
 import { isNewer, type RowVersion } from '../../sinks/versionRule.js';
@@ -170,6 +171,7 @@ export const scenario = async (t: Teardown, fault: string, options: ScenarioOpti
     members: [],
   };
   t.teardown(async () => {
+    await s.ledger.close();
     for (const m of s.members) m.kill();
     await Promise.all(s.members.map((m) => m.exited));
     await pool.destroy();
@@ -227,8 +229,45 @@ export class Ledger {
     return this.acked.length;
   }
 
-  /** Sends `records` through docpipe's own producer (idempotent, acks=all); records each acknowledgement. */
+  private producer: Promise<DocumentProducer> | undefined;
+
+  /**
+   * Sends `records` through docpipe's own producer (idempotent, acks=all); records each
+   * acknowledgement. One producer serves every send of a scenario, as in a producing
+   * application: each native client opened and closed in the test's process is one more
+   * chance at the binding's crashes around close. The first send opens it, with its
+   * `maxPending`.
+   */
   async send(s: Pick<Scenario, 'brokers' | 'topic' | 'rdkafka'>, records: readonly Outgoing[], maxPending = 5000): Promise<void> {
+    this.producer ??= Ledger.openProducer(s, maxPending);
+    const producer = await this.producer.catch((err: unknown) => {
+      this.producer = undefined;
+      throw err;
+    });
+    await Promise.all(
+      records.map(async (r) => {
+        this.produced++;
+        try {
+          const d = await producer.send(s.topic, r.value, r.key);
+          const rec: AckedRecord = { key: r.key, partition: d.partition, offset: d.offset, expect: r.expect };
+          if (r.title !== undefined) rec.title = r.title;
+          if (r.body !== undefined) rec.body = r.body;
+          this.acked.push(rec);
+        } catch (err) {
+          this.failures.push(`${r.key}: ${(err as Error).message}`);
+        }
+      }),
+    );
+  }
+
+  /** Closes the producer, if a send opened one. */
+  async close(): Promise<void> {
+    const producer = await this.producer?.catch(() => undefined);
+    this.producer = undefined;
+    await producer?.close();
+  }
+
+  private static async openProducer(s: Pick<Scenario, 'brokers' | 'rdkafka'>, maxPending: number): Promise<DocumentProducer> {
     const options = {
       brokers: s.brokers,
       maxPending,
@@ -238,24 +277,7 @@ export class Ledger {
     // a while, as a producing application would.
     const producer = await waitFor(() => DocumentProducer.open(options).catch(() => undefined), 'the test producer to connect', 90_000, 1000);
     if (!producer) throw new Error('waitFor resolved without a producer');
-    try {
-      await Promise.all(
-        records.map(async (r) => {
-          this.produced++;
-          try {
-            const d = await producer.send(s.topic, r.value, r.key);
-            const rec: AckedRecord = { key: r.key, partition: d.partition, offset: d.offset, expect: r.expect };
-            if (r.title !== undefined) rec.title = r.title;
-            if (r.body !== undefined) rec.body = r.body;
-            this.acked.push(rec);
-          } catch (err) {
-            this.failures.push(`${r.key}: ${(err as Error).message}`);
-          }
-        }),
-      );
-    } finally {
-      await producer.close();
-    }
+    return producer;
   }
 
   /** The latest acknowledged version of each document that must be a row (the highest offset wins). */
@@ -825,8 +847,7 @@ export class PositionLedger {
   }
 
   async close(): Promise<void> {
-    await new Promise<void>((done) => this.producer.flush(30_000, () => done()));
-    await new Promise<void>((done) => this.producer.disconnect(30_000, () => done()));
+    await disconnectProducer(this.producer, 30_000);
   }
 
   /** The version of an acknowledged record, as the sinks compare versions. */

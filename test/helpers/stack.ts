@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import Kafka from '@confluentinc/kafka-javascript';
 import knex, { type Knex } from 'knex';
 import { connectionFromEnv } from '../../pipeline/cli/runConfig.js';
+import { disconnectProducer } from '../../pipeline/kafka/disconnectProducer.js';
 
 const connection = connectionFromEnv(process.env);
 export const kafkaBrokers = connection.kafkaBrokers;
@@ -105,6 +106,6 @@ export const produce = async (topic: string, messages: readonly OutMessage[]): P
     }
     await all;
   } finally {
-    await new Promise<void>((resolve) => producer.disconnect(() => resolve()));
+    await disconnectProducer(producer);
   }
 };
