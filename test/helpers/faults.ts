@@ -566,9 +566,10 @@ const coordinatorNotReady = (err: unknown): boolean => {
  * The group's committed offset per partition, through the admin API (-1 where none). A broker
  * just started answers "coordinator loading" until it has read __consumer_offsets back; that is
  * asked again until `timeoutMs`, since what the test wants is the offsets, not the broker's warm-up.
- * Each attempt has a client of its own and an answer deadline of its own: one that still talks
- * to a broker's previous incarnation may never call back, and a poll awaiting it would hang the
- * test past every deadline of its own.
+ * Each attempt has a client of its own: in one CI run, a retry on the client whose request had
+ * just failed after a broker restart hung the test for 600 s. The request's own 10 s timeout
+ * is what ends a request; the 15 s deadline only makes a missing answer a retriable failure
+ * (the binding holds the client's lock for a whole admin request, and `disconnect` waits for it).
  */
 export const committedOffsets = async (s: Scenario, timeoutMs = 60_000): Promise<number[]> => {
   const partitions = Array.from({ length: s.partitions }, (_, partition) => ({ topic: s.topic, partition }));
